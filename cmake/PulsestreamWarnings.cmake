@@ -1,0 +1,6 @@
+# Warnings are a per-target property: no global CMAKE_CXX_FLAGS.
+function(pulsestream_enable_warnings target)
+    target_compile_options(${target} PRIVATE
+        $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+            -Wold-style-cast -Wcast-align -Wnull-dereference -Wimplicit-fallthrough>)
+endfunction()
