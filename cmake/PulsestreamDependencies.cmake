@@ -2,7 +2,7 @@
 # CMake configs where Debian ships one, pkg-config IMPORTED_TARGETs otherwise.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT CONFIG REQUIRED COMPONENTS system)
+find_package(Boost 1.81...<1.82 CONFIG REQUIRED COMPONENTS system)
 find_package(nlohmann_json 3.11 CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
