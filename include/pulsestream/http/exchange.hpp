@@ -1,0 +1,75 @@
+#pragma once
+
+/// @file
+/// One HTTP request in progress on a server connection, handed to the request handler after
+/// the header has been read and before the body is.
+///
+/// Reading the header first lets a handler refuse a request (401, 404, 405, 415, 413) without
+/// reading, buffering or parsing a body it will never use (DESIGN.md §10, defect 8).
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pulsestream::http {
+
+namespace beast = boost::beast;
+using request = beast::http::request<beast::http::string_body>;
+using response = beast::http::response<beast::http::string_body>;
+
+/// Lives on the connection's coroutine frame; use it only from the handler it is passed to.
+class exchange {
+public:
+    exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+             beast::http::request_parser<beast::http::string_body>& parser,
+             std::uint64_t body_limit, std::chrono::milliseconds body_timeout)
+        : stream_(stream),
+          buffer_(buffer),
+          parser_(parser),
+          body_limit_(body_limit),
+          body_timeout_(body_timeout) {}
+
+    /// The request line and headers. The body is empty until read_body() completed.
+    [[nodiscard]] const request& message() const { return parser_.get(); }
+    [[nodiscard]] beast::http::verb method() const { return message().method(); }
+    /// The request target without its query string.
+    [[nodiscard]] std::string_view path() const;
+    /// The query string after '?', or empty.
+    [[nodiscard]] std::string_view query() const;
+
+    /// Reads the whole body, bounded by the server's body limit and body timeout.
+    /// Errors: beast::http::error::body_limit when the body is larger than the limit; any read
+    /// error or timeout (the connection is then closed after the response).
+    boost::asio::awaitable<boost::system::error_code> read_body();
+    /// The body read by read_body().
+    [[nodiscard]] const std::string& body() const { return parser_.get().body(); }
+    /// Moves the body out (after read_body()).
+    [[nodiscard]] std::string take_body() { return std::move(parser_.get().body()); }
+
+    /// True when the connection may carry another request after this one: the body was read
+    /// completely (or there was none) and nothing failed.
+    [[nodiscard]] bool reusable() const { return parser_.is_done() && !failed_; }
+
+    /// The route's label for metrics: from the route table, never the raw path (defect 9).
+    void set_route_label(std::string_view label) { route_label_ = label; }
+    [[nodiscard]] std::string_view route_label() const { return route_label_; }
+
+private:
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buffer_;
+    beast::http::request_parser<beast::http::string_body>& parser_;
+    std::uint64_t body_limit_;
+    std::chrono::milliseconds body_timeout_;
+    bool failed_ = false;
+    std::string_view route_label_ = "unmatched";
+};
+
+}  // namespace pulsestream::http

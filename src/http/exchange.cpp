@@ -1,0 +1,61 @@
+#include "pulsestream/http/exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace pulsestream::http {
+
+namespace {
+std::string_view target_of(const request& req) {
+    const auto t = req.target();
+    return {t.data(), t.size()};
+}
+}  // namespace
+
+std::string_view exchange::path() const {
+    const auto target = target_of(message());
+    return target.substr(0, target.find('?'));
+}
+
+std::string_view exchange::query() const {
+    const auto target = target_of(message());
+    const auto q = target.find('?');
+    return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
+    if (parser_.is_done()) co_return boost::system::error_code{};
+    const auto declared = parser_.content_length();
+    if (declared && *declared > body_limit_) {
+        failed_ = true;  // the body stays unread: the connection closes after the response
+        co_return beast::http::error::body_limit;
+    }
+    parser_.body_limit(body_limit_);  // chunked bodies are checked as they arrive
+    stream_.expires_after(body_timeout_);
+    if (beast::iequals(message()[beast::http::field::expect], "100-continue")) {
+        // Clients such as curl wait for this before sending a large body; it is sent only now,
+        // after the handler accepted the header, so a refused request never uploads its body.
+        beast::http::response<beast::http::empty_body> go_on{beast::http::status::continue_,
+                                                             message().version()};
+        auto [write_ec, written] = co_await beast::http::async_write(
+            stream_, go_on, boost::asio::as_tuple(boost::asio::use_awaitable));
+        (void)written;
+        if (write_ec) {
+            failed_ = true;
+            co_return write_ec;
+        }
+    }
+    auto [ec, bytes] = co_await beast::http::async_read(
+        stream_, buffer_, parser_, boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)bytes;
+    stream_.expires_never();
+    if (ec) failed_ = true;
+    co_return ec;
+}
+
+}  // namespace pulsestream::http

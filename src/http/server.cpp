@@ -1,0 +1,241 @@
+#include "pulsestream/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <list>
+#include <vector>
+
+namespace pulsestream::http {
+
+namespace net = boost::asio;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// A connection as its shard sees it, so that drain() can close the idle ones.
+struct connection_entry {
+    beast::tcp_stream* stream;
+    bool busy = false;
+};
+
+}  // namespace
+
+/// One io_context's share of the server. Everything but the acceptor's construction is touched
+/// only on that io_context's thread, so nothing here needs a lock.
+struct shard {
+    explicit shard(net::io_context& context) : ioc(context), acceptor(context) {}
+    net::io_context& ioc;
+    tcp::acceptor acceptor;
+    std::list<connection_entry> connections;
+    bool draining = false;
+};
+
+struct server::state {
+    state(io_pool& p, server_options o, request_handler h, std::shared_ptr<request_observer> obs)
+        : pool(p), options(std::move(o)), handler(std::move(h)), observer(std::move(obs)) {}
+    io_pool& pool;
+    const server_options options;
+    const request_handler handler;
+    const std::shared_ptr<request_observer> observer;
+    std::vector<std::unique_ptr<shard>> shards;
+    std::atomic<std::size_t> connections{0};
+    std::atomic<bool> draining{false};
+    std::atomic<std::uint16_t> port{0};
+};
+
+namespace {
+
+/// Counts a connection for as long as it lives, including when its coroutine is destroyed.
+class connection_count {
+public:
+    explicit connection_count(std::atomic<std::size_t>& n) : n_(n) { ++n_; }
+    ~connection_count() { --n_; }
+    connection_count(const connection_count&) = delete;
+    connection_count& operator=(const connection_count&) = delete;
+
+private:
+    std::atomic<std::size_t>& n_;
+};
+
+/// Unregisters a connection from its shard when the connection's coroutine ends.
+class registration {
+public:
+    registration(shard& s, beast::tcp_stream& stream)
+        : shard_(s), it_(s.connections.insert(s.connections.end(), connection_entry{&stream})) {}
+    ~registration() { shard_.connections.erase(it_); }
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+    connection_entry& entry() { return *it_; }
+
+private:
+    shard& shard_;
+    std::list<connection_entry>::iterator it_;
+};
+
+bool is_quiet_close(const boost::system::error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+           ec == net::error::operation_aborted || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == bhttp::error::partial_message;
+}
+
+/// Malformed HTTP gets a short JSON answer before the connection closes, never a silent drop.
+response malformed_request_response(const boost::system::error_code& ec) {
+    const bool too_large = ec == bhttp::error::header_limit;
+    response res{too_large ? bhttp::status::request_header_fields_too_large
+                           : bhttp::status::bad_request,
+                 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = too_large ? R"({"status":"error","code":"header_too_large","message":"Request headers are too large"})"
+                           : R"({"status":"error","code":"malformed_request","message":"Malformed HTTP request"})";
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+}
+
+response internal_error_response() {
+    response res{bhttp::status::internal_server_error, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = R"({"status":"error","code":"internal_error","message":"Internal server error"})";
+    return res;
+}
+
+net::awaitable<response> answer(server::state& st, exchange& ex) {
+    const auto started = std::chrono::steady_clock::now();
+    st.observer->on_request_started();
+    response res;
+    bool threw = false;
+    try {
+        res = co_await st.handler(ex);
+    } catch (const std::exception& e) {
+        st.observer->on_handler_exception(ex, e.what());
+        threw = true;
+    }
+    if (threw) res = internal_error_response();
+    res.version(ex.message().version());
+    res.keep_alive(ex.message().keep_alive() && ex.reusable() && !st.draining.load());
+    res.prepare_payload();
+    st.observer->on_request_finished(ex, res.result_int(),
+                                     std::chrono::steady_clock::now() - started);
+    co_return res;
+}
+
+net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh,
+                                    tcp::socket socket) {
+    connection_count counted(st->connections);
+    beast::tcp_stream stream(std::move(socket));
+    boost::system::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    registration registered(sh, stream);
+    beast::flat_buffer buffer;
+    const auto& opt = st->options;
+
+    for (bool first = true; !sh.draining; first = false) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(opt.header_limit);
+        // The body limit is applied by exchange::read_body(): a too-large Content-Length must
+        // not answer 413 before the handler had its say on the header (401 comes first).
+        parser.body_limit(boost::none);
+        stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        if (ec) {
+            if (!is_quiet_close(ec)) {
+                stream.expires_after(opt.write_timeout);
+                auto res = malformed_request_response(ec);
+                co_await bhttp::async_write(stream, res, use_tuple);
+            }
+            break;
+        }
+        stream.expires_never();
+        registered.entry().busy = true;
+        exchange ex(stream, buffer, parser, opt.body_limit, opt.body_timeout);
+        response res = co_await answer(*st, ex);
+        registered.entry().busy = false;
+
+        stream.expires_after(opt.write_timeout);
+        auto [write_ec, written] = co_await bhttp::async_write(stream, res, use_tuple);
+        if (write_ec || !res.keep_alive()) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> accept_loop(std::shared_ptr<server::state> st, shard& sh) {
+    net::steady_timer backoff(sh.ioc);
+    for (;;) {
+        auto [ec, socket] = co_await sh.acceptor.async_accept(use_tuple);
+        if (ec == net::error::operation_aborted || !sh.acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of file descriptors or similar: back off briefly instead of spinning.
+            backoff.expires_after(std::chrono::milliseconds(50));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        if (st->connections.load() >= st->options.max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        net::co_spawn(sh.ioc, run_connection(st, sh, std::move(socket)), net::detached);
+    }
+}
+
+void open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    // Every io_context gets its own acceptor on the same port; the kernel balances among them.
+    acceptor.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+}
+
+}  // namespace
+
+server::server(io_pool& pool, server_options options, request_handler handler,
+               std::shared_ptr<request_observer> observer)
+    : state_(std::make_shared<state>(pool, std::move(options), std::move(handler),
+                                     std::move(observer))) {}
+
+server::~server() { drain(); }
+
+void server::listen() {
+    tcp::endpoint endpoint(net::ip::make_address(state_->options.host), state_->options.port);
+    for (std::size_t i = 0; i < state_->pool.size(); ++i) {
+        auto sh = std::make_unique<shard>(state_->pool.context(i));
+        open_acceptor(sh->acceptor, endpoint);
+        // With port 0 the first bind picks the port; the others must share that one.
+        endpoint.port(sh->acceptor.local_endpoint().port());
+        net::co_spawn(sh->ioc, accept_loop(state_, *sh), net::detached);
+        state_->shards.push_back(std::move(sh));
+    }
+    state_->port = endpoint.port();
+}
+
+std::uint16_t server::port() const noexcept { return state_->port.load(); }
+
+std::size_t server::connections() const noexcept { return state_->connections.load(); }
+
+void server::drain() {
+    if (state_->draining.exchange(true)) return;
+    for (auto& sh : state_->shards) {
+        net::post(sh->ioc, [st = state_, s = sh.get()] {
+            s->draining = true;
+            boost::system::error_code ignored;
+            s->acceptor.close(ignored);
+            for (auto& c : s->connections) {
+                if (!c.busy) c.stream->cancel();
+            }
+        });
+    }
+}
+
+}  // namespace pulsestream::http

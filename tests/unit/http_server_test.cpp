@@ -1,0 +1,345 @@
+// The HTTP server and router over real loopback sockets (no external service needed).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "pulsestream/http/gzip.hpp"
+#include "pulsestream/http/reply.hpp"
+#include "pulsestream/http/router.hpp"
+#include "pulsestream/http/server.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+using pulsestream::http::exchange;
+using pulsestream::http::response;
+
+class recording_observer : public pulsestream::http::request_observer {
+public:
+    void on_request_started() override { ++active; }
+    void on_request_finished(const exchange& ex, unsigned status,
+                             std::chrono::steady_clock::duration) override {
+        --active;
+        std::lock_guard lock(mutex);
+        finished.emplace_back(std::string(ex.route_label()), status);
+    }
+    void on_handler_exception(const exchange&, const char*) override { ++exceptions; }
+
+    std::atomic<int> active{0};
+    std::atomic<int> exceptions{0};
+    std::mutex mutex;
+    std::vector<std::pair<std::string, unsigned>> finished;
+};
+
+/// A blocking client with a receive timeout, so a server bug fails the test instead of hanging it.
+class client {
+public:
+    explicit client(std::uint16_t port) : socket_(ioc_) {
+        socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        timeval tv{5, 0};
+        setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body> req) {
+        req.prepare_payload();
+        bhttp::write(socket_, req);
+        return receive();
+    }
+    bhttp::response<bhttp::string_body> receive() {
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(socket_, buffer_, res);
+        return res;
+    }
+    void write_raw(std::string_view bytes) { net::write(socket_, net::buffer(bytes)); }
+    /// True when the server closed the connection (read returns EOF), within the socket timeout.
+    bool closed_by_server() {
+        char byte;
+        boost::system::error_code ec;
+        socket_.read_some(net::buffer(&byte, 1), ec);
+        return ec == net::error::eof || ec == net::error::connection_reset;
+    }
+
+private:
+    net::io_context ioc_;
+    tcp::socket socket_;
+    beast::flat_buffer buffer_;
+};
+
+bhttp::request<bhttp::string_body> make_request(bhttp::verb method, std::string target,
+                                                std::string body = {}) {
+    bhttp::request<bhttp::string_body> req{method, target, 11};
+    req.set(bhttp::field::host, "localhost");
+    req.body() = std::move(body);
+    return req;
+}
+
+class http_server_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        routes_.add(bhttp::verb::get, "/health",
+                    [](exchange&) -> net::awaitable<response> {
+                        co_return pulsestream::http::json_response(200, R"({"status":"UP"})");
+                    });
+        routes_.add(bhttp::verb::post, "/echo", [](exchange& ex) -> net::awaitable<response> {
+            if (ex.message()["x-refuse"] == "yes") {
+                co_return pulsestream::http::error_response(pulsestream::core::errc::missing_api_key);
+            }
+            if (auto ec = co_await ex.read_body()) {
+                co_return pulsestream::http::error_response(
+                    ec == bhttp::error::body_limit ? pulsestream::core::errc::payload_too_large
+                                                   : pulsestream::core::errc::invalid_json);
+            }
+            co_return pulsestream::http::json_response(200, ex.take_body());
+        });
+        routes_.add(bhttp::verb::get, "/slow", [](exchange& ex) -> net::awaitable<response> {
+            (void)ex;
+            net::steady_timer timer(co_await net::this_coro::executor, 300ms);
+            co_await timer.async_wait(net::use_awaitable);
+            co_return pulsestream::http::json_response(200, "{}");
+        });
+        routes_.add(bhttp::verb::get, "/throw", [](exchange&) -> net::awaitable<response> {
+            throw std::runtime_error("secret internal detail");
+            co_return response{};
+        });
+    }
+
+    void start(pulsestream::http::server_options options = {}) {
+        options.host = "127.0.0.1";
+        options.port = 0;
+        server_ = std::make_unique<pulsestream::http::server>(
+            pool_, options, std::ref(routes_), observer_);
+        server_->listen();
+        pool_.start();
+    }
+
+    void TearDown() override {
+        if (server_) server_->drain();
+        pool_.stop();
+        pool_.join();
+    }
+
+    pulsestream::http::io_pool pool_{2};
+    pulsestream::http::router routes_;
+    std::shared_ptr<recording_observer> observer_ = std::make_shared<recording_observer>();
+    std::unique_ptr<pulsestream::http::server> server_;
+};
+
+TEST_F(http_server_test, routes_and_keeps_the_connection_alive) {
+    start();
+    client c(server_->port());
+    for (int i = 0; i < 3; ++i) {
+        auto res = c.send(make_request(bhttp::verb::get, "/health?probe=1"));
+        EXPECT_EQ(res.result_int(), 200);
+        EXPECT_EQ(res.body(), R"({"status":"UP"})");
+        EXPECT_TRUE(res.keep_alive());
+    }
+    std::lock_guard lock(observer_->mutex);
+    ASSERT_EQ(observer_->finished.size(), 3u);
+    EXPECT_EQ(observer_->finished[0].first, "/health");
+}
+
+TEST_F(http_server_test, unknown_path_is_404_in_the_error_shape_with_a_fixed_label) {
+    start();
+    client c(server_->port());
+    auto res = c.send(make_request(bhttp::verb::get, "/no/such/path/123"));
+    EXPECT_EQ(res.result_int(), 404);
+    auto body = nlohmann::json::parse(res.body());
+    EXPECT_EQ(body["status"], "error");
+    EXPECT_EQ(body["code"], "not_found");
+    std::lock_guard lock(observer_->mutex);
+    EXPECT_EQ(observer_->finished.at(0).first, "unmatched");  // never the raw path
+}
+
+TEST_F(http_server_test, wrong_method_is_405_with_allow) {
+    start();
+    client c(server_->port());
+    auto res = c.send(make_request(bhttp::verb::delete_, "/health"));
+    EXPECT_EQ(res.result_int(), 405);
+    EXPECT_EQ(res[bhttp::field::allow], "GET");
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "method_not_allowed");
+}
+
+TEST_F(http_server_test, echoes_a_body_and_refuses_one_over_the_limit) {
+    pulsestream::http::server_options options;
+    options.body_limit = 1000;
+    start(options);
+    client c(server_->port());
+    auto ok = c.send(make_request(bhttp::verb::post, "/echo", std::string(1000, 'a')));
+    EXPECT_EQ(ok.result_int(), 200);
+    EXPECT_EQ(ok.body().size(), 1000u);
+    auto big = c.send(make_request(bhttp::verb::post, "/echo", std::string(1001, 'a')));
+    EXPECT_EQ(big.result_int(), 413);
+    EXPECT_EQ(nlohmann::json::parse(big.body())["code"], "payload_too_large");
+    EXPECT_FALSE(big.keep_alive());
+    EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(http_server_test, a_chunked_body_over_the_limit_is_413) {
+    pulsestream::http::server_options options;
+    options.body_limit = 1000;
+    start(options);
+    client c(server_->port());
+    const std::string chunk(600, 'c');
+    c.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+    auto res = c.receive();
+    EXPECT_EQ(res.result_int(), 413);
+    EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(http_server_test, a_request_refused_from_its_header_closes_without_reading_the_body) {
+    start();
+    client c(server_->port());
+    auto req = make_request(bhttp::verb::post, "/echo", std::string(5000, 'x'));
+    req.set("x-refuse", "yes");
+    auto res = c.send(req);
+    EXPECT_EQ(res.result_int(), 401);
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(http_server_test, expect_100_continue_is_answered_before_the_body) {
+    start();
+    client c(server_->port());
+    c.write_raw(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    bhttp::response<bhttp::string_body> interim = c.receive();
+    EXPECT_EQ(interim.result_int(), 100);
+    c.write_raw("{}");
+    auto res = c.receive();
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "{}");
+}
+
+TEST_F(http_server_test, malformed_http_gets_a_json_400_and_a_close) {
+    start();
+    client c(server_->port());
+    c.write_raw("THIS IS NOT HTTP\r\n\r\n");
+    auto res = c.receive();
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "malformed_request");
+    EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(http_server_test, oversized_headers_get_431) {
+    pulsestream::http::server_options options;
+    options.header_limit = 1024;
+    start(options);
+    client c(server_->port());
+    auto req = make_request(bhttp::verb::get, "/health");
+    req.set("x-padding", std::string(4096, 'p'));
+    auto res = c.send(req);
+    EXPECT_EQ(res.result_int(), 431);
+}
+
+TEST_F(http_server_test, a_handler_exception_is_a_500_without_internal_detail) {
+    start();
+    client c(server_->port());
+    auto res = c.send(make_request(bhttp::verb::get, "/throw"));
+    EXPECT_EQ(res.result_int(), 500);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "internal_error");
+    EXPECT_EQ(res.body().find("secret"), std::string::npos);
+    EXPECT_EQ(observer_->exceptions.load(), 1);
+    EXPECT_EQ(observer_->active.load(), 0);
+}
+
+TEST_F(http_server_test, an_idle_connection_is_closed_after_the_idle_timeout) {
+    pulsestream::http::server_options options;
+    options.header_timeout = 200ms;
+    start(options);
+    client c(server_->port());
+    c.write_raw("GET /health HTTP/1.1\r\n");  // a slowloris never finishes its header
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(http_server_test, drain_finishes_the_request_in_flight_and_closes_idle_connections) {
+    start();
+    client idle(server_->port());
+    ASSERT_EQ(idle.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    client busy(server_->port());
+    auto req = make_request(bhttp::verb::get, "/slow");
+    req.prepare_payload();
+    busy.write_raw([&] {
+        std::ostringstream os;
+        os << req;
+        return os.str();
+    }());
+    // Drain once the slow request is in its handler.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (observer_->active.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    ASSERT_EQ(observer_->active.load(), 1);
+    server_->drain();
+    auto res = busy.receive();
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_TRUE(busy.closed_by_server());
+    EXPECT_TRUE(idle.closed_by_server());
+}
+
+TEST_F(http_server_test, a_connection_over_the_cap_is_closed_at_once) {
+    pulsestream::http::server_options options;
+    options.max_connections = 1;
+    start(options);
+    client first(server_->port());
+    ASSERT_EQ(first.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    client second(server_->port());
+    EXPECT_TRUE(second.closed_by_server());
+}
+
+std::string gzip_bytes(std::string_view plain) {
+    z_stream zs{};
+    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string out(compressBound(plain.size()) + 64, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+    zs.avail_in = static_cast<uInt>(plain.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return out;
+}
+
+TEST(gunzip, round_trips_and_enforces_the_limit_after_decompression) {
+    const std::string plain(100'000, 'z');  // compresses to a few hundred bytes
+    const auto packed = gzip_bytes(plain);
+    ASSERT_LT(packed.size(), 1000u);
+    auto ok = pulsestream::http::gunzip(packed, plain.size());
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(*ok, plain);
+    auto bomb = pulsestream::http::gunzip(packed, plain.size() - 1);
+    ASSERT_FALSE(bomb.has_value());
+    EXPECT_EQ(bomb.error(), pulsestream::core::errc::payload_too_large);
+}
+
+TEST(gunzip, refuses_corrupt_truncated_and_trailing_bytes) {
+    const auto packed = gzip_bytes(R"({"a":1})");
+    EXPECT_EQ(pulsestream::http::gunzip("not gzip at all", 1000).error(),
+              pulsestream::core::errc::invalid_json);
+    EXPECT_EQ(pulsestream::http::gunzip(packed.substr(0, packed.size() - 4), 1000).error(),
+              pulsestream::core::errc::invalid_json);
+    EXPECT_EQ(pulsestream::http::gunzip(packed + "junk", 1000).error(),
+              pulsestream::core::errc::invalid_json);
+    EXPECT_EQ(pulsestream::http::gunzip("", 1000).error(), pulsestream::core::errc::invalid_json);
+}
+
+}  // namespace
