@@ -1,0 +1,73 @@
+#pragma once
+
+/// @file
+/// Edge idempotency in Redis (DESIGN.md §3 "Idempotency", §9 defects 3, 4, 5, §10).
+///
+/// Key `idem:{clientId}:{idempotency-key}` (client-scoped; the idempotency key in canonical lower
+/// case). One atomic step takes the lock or reads what is there (no race between SET NX and GET):
+/// a lock records the body fingerprint; a completed 202 is stored with its fingerprint and
+/// replayed byte for byte. 4xx/5xx outcomes only release the lock and are never stored.
+/// The lock TTL must exceed the produce timeout, so a slow broker cannot let a second request
+/// with the same key through while the first is still waiting.
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "pulsestream/core/uuid.hpp"
+
+namespace pulsestream::metrics {
+class gateway_metrics;
+}
+
+namespace pulsestream::gateway {
+
+class redis_clients;
+
+enum class idempotency_state {
+    acquired,     ///< the lock is ours: process the request, then complete() or release()
+    replay,       ///< a 202 was stored for this key and body: answer `stored_body` again
+    in_progress,  ///< the same key is being processed now: 409 idempotency_in_progress
+    reused,       ///< the key was used with a different body: 422 idempotency_key_reused
+    unavailable,  ///< Redis could not answer in time: proceed without edge dedup (fail open);
+                  ///< storage dedup (same event ids, ON CONFLICT DO NOTHING) still holds
+};
+
+struct idempotency_begin {
+    idempotency_state state;
+    std::string stored_body;  ///< the stored 202 body, for `replay`
+};
+
+struct idempotency_options {
+    std::chrono::seconds lock_ttl{30};          ///< IDEMPOTENCY_LOCK_TTL_S
+    std::chrono::seconds result_ttl{86'400};    ///< IDEMPOTENCY_TTL_S
+    std::chrono::milliseconds deadline{100};    ///< per Redis command
+};
+
+/// Thread-safe; every member completes on the awaiting coroutine's executor and never throws
+/// for Redis trouble (it is counted in the metrics and treated as `unavailable`).
+class idempotency_store {
+public:
+    idempotency_store(idempotency_options options, redis_clients& redis,
+                      metrics::gateway_metrics& metrics);
+
+    /// Takes the lock for (`client`, `key`) with the body's `fingerprint` (SHA-256 hex of the
+    /// decompressed body), or says what stands in the way.
+    boost::asio::awaitable<idempotency_begin> begin(const core::uuid& client,
+                                                    const core::uuid& key,
+                                                    std::string_view fingerprint);
+    /// Stores the 202 `body` for `result_ttl`, replacing our lock.
+    boost::asio::awaitable<void> complete(const core::uuid& client, const core::uuid& key,
+                                          std::string_view fingerprint, std::string_view body);
+    /// Releases our lock after a 4xx/5xx (only if it is still ours: same fingerprint, not done).
+    boost::asio::awaitable<void> release(const core::uuid& client, const core::uuid& key,
+                                         std::string_view fingerprint);
+
+private:
+    idempotency_options options_;
+    redis_clients& redis_;
+    metrics::gateway_metrics& metrics_;
+};
+
+}  // namespace pulsestream::gateway
