@@ -1,4 +1,4 @@
-#include <pulsestream/devbroker/control.hpp>
+#include "pulsestream/devbroker/control.hpp"
 
 #include <charconv>
 #include <limits>
@@ -106,18 +106,20 @@ std::string join(const std::vector<T>& items, Pred keep, Fmt format) {
 
 std::string status_line(const cluster_status& status, std::string_view control_endpoint) {
     const auto always = [](const auto&) { return true; };
+    const auto is_up = [](const broker_state& b) { return b.up; };
+    const auto is_down = [](const broker_state& b) { return !b.up; };
     const auto id = [](const broker_state& b) { return std::to_string(b.id); };
+    const auto rtt = [](const broker_state& b) {
+        return std::to_string(b.id) + ":" + std::to_string(b.rtt_ms);
+    };
+    const auto topic = [](const topic_state& t) {
+        return t.name + ":" + std::to_string(t.partitions) + ":" + std::to_string(t.replication);
+    };
     std::ostringstream out;
-    out << "ok brokers=" << status.brokers.size()
-        << " up=" << join(status.brokers, [](const broker_state& b) { return b.up; }, id)
-        << " down=" << join(status.brokers, [](const broker_state& b) { return !b.up; }, id)
-        << " rtt=" << join(status.brokers, always, [](const broker_state& b) {
-               return std::to_string(b.id) + ":" + std::to_string(b.rtt_ms);
-           })
-        << " topics=" << join(status.topics, always, [](const topic_state& t) {
-               return t.name + ":" + std::to_string(t.partitions) + ":" +
-                      std::to_string(t.replication);
-           })
+    out << "ok brokers=" << status.brokers.size() << " up=" << join(status.brokers, is_up, id)
+        << " down=" << join(status.brokers, is_down, id)
+        << " rtt=" << join(status.brokers, always, rtt)
+        << " topics=" << join(status.topics, always, topic)
         << " bootstrap=" << status.bootstrap_servers;
     if (!control_endpoint.empty()) {
         out << " control=" << control_endpoint;
@@ -133,8 +135,9 @@ control_command parse_control_line(std::string_view line) {
     }
     const auto tokens = split_blanks(line);
     if (tokens.empty()) {
-        syntax_error("empty command (try: status, down <broker>, up <broker>, rtt <broker> <ms>, "
-                     "error <api-key> <count> <err>, leader <topic> <partition> <broker>)");
+        syntax_error(
+            "empty command (try: status, down <broker>, up <broker>, rtt <broker> <ms>, "
+            "error <api-key> <count> <err>, leader <topic> <partition> <broker>)");
     }
     control_command command;
     const std::string_view verb = tokens[0];

@@ -1,4 +1,4 @@
-#include <pulsestream/devbroker/mock_cluster.hpp>
+#include "pulsestream/devbroker/mock_cluster.hpp"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -20,8 +20,8 @@ std::string broker_name(std::int32_t id) {
 
 void throw_if_failed(rd_kafka_resp_err_t err, const std::string& what) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw mock_error(err, what + ": " + rd_kafka_err2str(err) + " (" +
-                                  rd_kafka_err2name(err) + ")");
+        throw mock_error(err,
+                         what + ": " + rd_kafka_err2str(err) + " (" + rd_kafka_err2name(err) + ")");
     }
 }
 
@@ -37,10 +37,9 @@ rd_kafka_t* new_hidden_handle() {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     std::array<char, 512> errstr{};
     // log_level 4 hides the notice about the missing bootstrap.servers, keeps warnings.
-    for (const auto& [key, value] : {std::pair{"client.id", "pulsestream-devbroker"},
-                                     std::pair{"log_level", "4"}}) {
-        if (rd_kafka_conf_set(conf, key, value, errstr.data(), errstr.size()) !=
-            RD_KAFKA_CONF_OK) {
+    for (const auto& [key, value] :
+         {std::pair{"client.id", "pulsestream-devbroker"}, std::pair{"log_level", "4"}}) {
+        if (rd_kafka_conf_set(conf, key, value, errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
             throw mock_error(RD_KAFKA_RESP_ERR__FAIL,
                              std::string("mock cluster handle config: ") + errstr.data());
@@ -62,20 +61,21 @@ void mock_cluster::rd_kafka_deleter::operator()(rd_kafka_t* rk) const noexcept {
     rd_kafka_destroy(rk);
 }
 
-void mock_cluster::mock_cluster_deleter::operator()(rd_kafka_mock_cluster_s* cluster) const noexcept {
+void mock_cluster::mock_cluster_deleter::operator()(
+    rd_kafka_mock_cluster_s* cluster) const noexcept {
     rd_kafka_mock_cluster_destroy(cluster);
 }
 
 mock_cluster::mock_cluster(int brokers) : broker_count_(brokers) {
-    require(brokers >= 1 && brokers <= max_brokers,
-            "mock cluster: broker count must be 1.." + std::to_string(max_brokers) + ", got " +
-                std::to_string(brokers));
+    require(brokers >= 1 && brokers <= max_brokers, "mock cluster: broker count must be 1.." +
+                                                        std::to_string(max_brokers) + ", got " +
+                                                        std::to_string(brokers));
     handle_.reset(new_hidden_handle());
     cluster_.reset(rd_kafka_mock_cluster_new(handle_.get(), brokers));
     if (!cluster_) {
-        throw mock_error(RD_KAFKA_RESP_ERR__FAIL,
-                         "cannot start a mock cluster of " + std::to_string(brokers) +
-                             " brokers (see librdkafka's log above)");
+        throw mock_error(RD_KAFKA_RESP_ERR__FAIL, "cannot start a mock cluster of " +
+                                                      std::to_string(brokers) +
+                                                      " brokers (see librdkafka's log above)");
     }
     bootstrap_servers_ = rd_kafka_mock_cluster_bootstraps(cluster_.get());
     brokers_.reserve(static_cast<std::size_t>(brokers));
@@ -150,8 +150,7 @@ void mock_cluster::push_request_errors(std::int16_t api_key,
     if (errors.empty()) {
         return;
     }
-    rd_kafka_mock_push_request_errors_array(cluster_.get(), api_key, errors.size(),
-                                            errors.data());
+    rd_kafka_mock_push_request_errors_array(cluster_.get(), api_key, errors.size(), errors.data());
 }
 
 void mock_cluster::push_broker_request_errors(
@@ -164,9 +163,10 @@ void mock_cluster::push_broker_request_errors(
     for (const auto& [err, delay] : errors) {
         require(delay.count() >= 0 && delay.count() <= INT32_MAX,
                 "push_broker_request_errors: delay out of range");
-        throw_if_failed(rd_kafka_mock_broker_push_request_error_rtts(
-                            cluster_.get(), broker, api_key, 1, err, static_cast<int>(delay.count())),
-                        "push_broker_request_errors " + broker_name(broker));
+        throw_if_failed(
+            rd_kafka_mock_broker_push_request_error_rtts(cluster_.get(), broker, api_key, 1, err,
+                                                         static_cast<int>(delay.count())),
+            "push_broker_request_errors " + broker_name(broker));
     }
 }
 

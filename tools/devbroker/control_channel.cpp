@@ -1,7 +1,5 @@
 #include "control_channel.hpp"
 
-#include <pulsestream/devbroker/control.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +12,8 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "pulsestream/devbroker/control.hpp"
 
 namespace pulsestream::devbroker {
 namespace {
@@ -115,8 +115,7 @@ int bind_loopback(std::uint16_t port, std::string& endpoint) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
     socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, 16) != 0 ||
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
         const int saved = errno;
         ::close(fd);
@@ -170,7 +169,9 @@ control_channel::~control_channel() {
     ::close(wake_write_fd_);
 }
 
-void control_channel::start() { thread_ = std::thread([this] { run(); }); }
+void control_channel::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void control_channel::stop() {
     if (!thread_.joinable()) {

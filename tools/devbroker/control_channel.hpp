@@ -3,12 +3,12 @@
 // The devbroker's control channel: lines from stdin and, optionally, from clients of a
 // loopback TCP port, run through run_control_line() on one thread.
 
-#include <pulsestream/devbroker/mock_cluster.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <thread>
+
+#include "pulsestream/devbroker/mock_cluster.hpp"
 
 namespace pulsestream::devbroker {
 

@@ -2,12 +2,9 @@
 // and the demo. Prints the bootstrap list on stdout, serves the control protocol (control.hpp)
 // on stdin and optionally on a loopback port, and runs until SIGTERM or SIGINT.
 
-#include "control_channel.hpp"
-
-#include <pulsestream/devbroker/mock_cluster.hpp>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -15,7 +12,9 @@
 #include <fstream>
 #include <optional>
 #include <string>
-#include <unistd.h>
+
+#include "control_channel.hpp"
+#include "pulsestream/devbroker/mock_cluster.hpp"
 
 namespace {
 
@@ -101,9 +100,10 @@ int run(const options& opts) {
 
 int main(int argc, char** argv) {
     options opts;
-    CLI::App app{"Local Kafka-protocol broker for PulseStream tests and demos "
-                 "(librdkafka mock cluster, in memory, never for production)",
-                 "pulsestream-devbroker"};
+    CLI::App app{
+        "Local Kafka-protocol broker for PulseStream tests and demos "
+        "(librdkafka mock cluster, in memory, never for production)",
+        "pulsestream-devbroker"};
     app.add_option("--brokers", opts.brokers, "number of brokers")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();

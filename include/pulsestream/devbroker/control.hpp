@@ -13,17 +13,20 @@
 /// | `rtt <broker> <ms>` | `mock_cluster::set_rtt` |
 /// | `error <api-key> <count> <err>` | `push_request_errors` with `count` times `err` |
 /// | `leader <topic> <partition> <broker>` | `set_partition_leader` (`-1` = leaderless) |
-/// | `status` | `ok brokers=N up=1,2 down=3 rtt=1:0,2:0,3:250 topics=name:partitions:replication,... bootstrap=... [control=host:port]` |
+/// | `status` | the state, one line (below) |
+///
+/// `status` answers `ok brokers=N up=1,2 down=3 rtt=1:0,2:0,3:250 topics=NAME:PARTITIONS:REPL,...
+/// bootstrap=HOST:PORT,... [control=HOST:PORT]` (one line; `-` for an empty list).
 ///
 /// `<broker>` is a broker id or `all` (also `-1`). `<api-key>` is the Kafka ApiKey number
 /// (0 = Produce). `<err>` is a librdkafka error number (e.g. `7`, `-195`) or its name without
 /// the `RD_KAFKA_RESP_ERR_` prefix (e.g. `REQUEST_TIMED_OUT`, `_TRANSPORT`).
 
-#include <pulsestream/devbroker/mock_cluster.hpp>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "pulsestream/devbroker/mock_cluster.hpp"
 
 namespace pulsestream::devbroker {
 

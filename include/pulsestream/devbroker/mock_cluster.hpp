@@ -5,8 +5,6 @@
 /// mock cluster (librdkafka 2.0.2, `rdkafka_mock.h`). Data lives in memory only; never use it
 /// in production.
 
-#include <pulsestream/devbroker/error.hpp>
-
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
@@ -17,6 +15,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "pulsestream/devbroker/error.hpp"
 
 struct rd_kafka_mock_cluster_s;
 
@@ -164,9 +164,7 @@ public:
 
     /// The librdkafka mock cluster, for faults this class does not wrap. Valid for the
     /// lifetime of this object.
-    [[nodiscard]] rd_kafka_mock_cluster_s* native_handle() const noexcept {
-        return cluster_.get();
-    }
+    [[nodiscard]] rd_kafka_mock_cluster_s* native_handle() const noexcept { return cluster_.get(); }
 
 private:
     struct rd_kafka_deleter {
