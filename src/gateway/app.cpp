@@ -1,0 +1,213 @@
+#include "pulsestream/gateway/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "pulsestream/gateway/auth.hpp"
+#include "pulsestream/gateway/idempotency.hpp"
+#include "pulsestream/gateway/ingest.hpp"
+#include "pulsestream/gateway/rate_limiter.hpp"
+#include "pulsestream/gateway/redis_clients.hpp"
+#include "pulsestream/gateway/stream_publisher.hpp"
+#include "pulsestream/http/reply.hpp"
+#include "pulsestream/http/router.hpp"
+#include "pulsestream/http/server.hpp"
+#include "pulsestream/kafka/producer.hpp"
+#include "pulsestream/metrics/gateway_metrics.hpp"
+#include "pulsestream/pg/blocking_pool.hpp"
+#include "pulsestream/redis/subscriber.hpp"
+
+namespace pulsestream::gateway {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+/// Auth keys are revoked by publishing the key's SHA-256 hex here (DESIGN.md §10).
+constexpr std::string_view auth_invalidate_channel = "auth:invalidate";
+
+redis::endpoint redis_endpoint_of(const std::string& url) {
+    auto ep = redis::parse_redis_url(url);
+    if (!ep) throw std::invalid_argument("REDIS_URL: not a redis:// URL");
+    return *ep;
+}
+
+kafka::producer_config producer_config_of(const core::gateway_config& c) {
+    kafka::producer_config p;
+    p.brokers = c.shared.kafka_brokers;
+    p.client_id = "pulsestream-gateway";
+    // librdkafka may keep retrying a little longer than the gateway waits; the gateway answers
+    // 503 at PRODUCE_TIMEOUT_MS on its own timer and the idempotency lock outlives both.
+    p.message_timeout_ms = static_cast<int>(c.produce_timeout_ms);
+    p.on_error = [](boost::system::error_code ec, std::string_view reason) {
+        spdlog::warn("kafka: {} ({})", reason, ec.message());
+    };
+    return p;
+}
+
+std::string utc_now_iso8601() {
+    const auto now = std::chrono::system_clock::now();
+    const auto t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+struct app::impl {
+    explicit impl(core::gateway_config c)
+        : config(std::move(c)),
+          pool(config.threads),
+          redis(pool, redis_endpoint_of(config.shared.redis_url)),
+          database(config.shared.database_url, config.db_pool_size),
+          producer(producer_config_of(config)),
+          auth(auth_options{.cache_ttl = seconds(config.auth_cache_ttl_s),
+                            .negative_ttl = seconds(config.auth_negative_ttl_s),
+                            .redis_deadline = milliseconds(config.redis_timeout_ms)},
+               redis, database, metrics),
+          idempotency(idempotency_options{.lock_ttl = seconds(config.idempotency_lock_ttl_s),
+                                          .result_ttl = seconds(config.idempotency_ttl_s),
+                                          .deadline = milliseconds(config.redis_timeout_ms)},
+                      redis, metrics),
+          limiter(config.rate_limit_per_key),
+          stream(redis, metrics, milliseconds(config.redis_timeout_ms)),
+          ingest_handler(ingest_options{.max_body_bytes = config.max_body_bytes,
+                                        .rules = {.timestamp_skew_ms = config.shared.timestamp_skew_ms,
+                                                  .max_batch_events = config.max_batch_events},
+                                        .topic = config.shared.kafka_topic,
+                                        .produce_timeout = milliseconds(config.produce_timeout_ms)},
+                         auth, idempotency, limiter, producer, stream, metrics) {
+        add_routes();
+    }
+
+    void add_routes() {
+        routes.add(bhttp::verb::post, "/v1/events",
+                   [this](http::exchange& ex) { return ingest_handler(ex); });
+        routes.add(bhttp::verb::get, "/health", [this](http::exchange&) { return health(); });
+        routes.add(bhttp::verb::get, "/healthz", [](http::exchange&) -> net::awaitable<http::response> {
+            co_return http::json_response(200, R"({"status":"ok"})");
+        });
+        routes.add(bhttp::verb::get, "/readyz", [this](http::exchange&) { return readiness(); });
+        routes.add(bhttp::verb::get, "/metrics", [this](http::exchange&) { return prometheus(); });
+    }
+
+    net::awaitable<http::response> health() {
+        const bool up = !draining.load();
+        co_return http::json_response(up ? 200 : 503,
+                                      std::string(R"({"status":")") + (up ? "UP" : "DOWN") +
+                                          R"(","service":"pulsestream-gateway","timestamp":")" +
+                                          utc_now_iso8601() + "\"}");
+    }
+
+    /// Ready while not draining and the broker's metadata is reachable. Redis or PostgreSQL
+    /// trouble does not make the gateway unready (it fails open) but is reported.
+    net::awaitable<http::response> readiness() {
+        auto [ec] = co_await producer.async_metadata_reachable(
+            milliseconds(1000), net::as_tuple(net::use_awaitable));
+        const bool broker = !ec;
+        const bool redis_ok = redis.breaker_closed();
+        const bool ready = broker && !draining.load();
+        metrics.producer_queue_depth(producer.queue_depth());
+        metrics.redis_breaker_open(!redis_ok);
+        std::string body = std::string(R"({"status":")") + (ready ? "ready" : "not_ready") +
+                           R"(","draining":)" + (draining.load() ? "true" : "false") +
+                           R"(,"broker":")" + (broker ? "ok" : "unreachable") +
+                           R"(","redis":")" + (redis_ok ? "ok" : "degraded") + "\"}";
+        co_return http::json_response(ready ? 200 : 503, std::move(body));
+    }
+
+    net::awaitable<http::response> prometheus() {
+        metrics.producer_queue_depth(producer.queue_depth());
+        metrics.redis_breaker_open(!redis.breaker_closed());
+        http::response res{bhttp::status::ok, 11};
+        res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.body() = metrics.serialize();
+        co_return res;
+    }
+
+    void subscribe_to_invalidations() {
+        invalidations = redis::subscriber::create(
+            pool.context(0).get_executor(), redis_endpoint_of(config.shared.redis_url),
+            [this](std::string_view channel, std::string_view message) {
+                if (channel == auth_invalidate_channel) auth.invalidate(message);
+            });
+        invalidations->subscribe(std::string(auth_invalidate_channel));
+    }
+
+    core::gateway_config config;
+    metrics::gateway_metrics metrics;
+    http::io_pool pool;
+    redis_clients redis;
+    pg::blocking_pool database;
+    kafka::producer producer;
+    authenticator auth;
+    idempotency_store idempotency;
+    rate_limiter limiter;
+    stream_publisher stream;
+    ingest ingest_handler;
+    http::router routes;
+    std::shared_ptr<redis::subscriber> invalidations;
+    std::unique_ptr<http::server> server;
+    std::atomic<bool> draining{false};
+    bool stopped = false;
+};
+
+app::app(core::gateway_config config) : impl_(std::make_unique<impl>(std::move(config))) {}
+
+app::~app() { shutdown(milliseconds(impl_->config.shared.shutdown_timeout_ms)); }
+
+void app::start() {
+    auto& s = *impl_;
+    http::server_options options;
+    options.host = s.config.host;
+    options.port = s.config.port;
+    // Gzip bodies are bounded on the wire by the same limit; decompression re-checks it.
+    options.body_limit = s.config.max_body_bytes;
+    // The metrics outlive the server (declared before it), so the observer is not owned here.
+    std::shared_ptr<http::request_observer> observer(&s.metrics, [](http::request_observer*) {});
+    s.server = std::make_unique<http::server>(s.pool, options, std::ref(s.routes), observer);
+    s.server->listen();
+    s.subscribe_to_invalidations();
+    s.pool.start();
+}
+
+std::uint16_t app::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void app::shutdown(milliseconds deadline) {
+    auto& s = *impl_;
+    if (s.stopped) return;
+    s.stopped = true;
+    s.draining = true;
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    if (s.server) {
+        s.server->drain();
+        // Requests in flight finish on their own threads; this thread only watches the count.
+        while (s.server->connections() != 0 && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(milliseconds(10));
+        }
+        if (s.server->connections() != 0) {
+            spdlog::warn("shutdown: {} connections still open at the deadline",
+                         s.server->connections());
+        }
+    }
+    const auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
+    s.producer.stop(std::max(left, milliseconds(100)));
+    if (s.invalidations) s.invalidations->close();
+    s.redis.close();
+    s.pool.release_work();
+    s.pool.stop();
+    s.pool.join();
+}
+
+}  // namespace pulsestream::gateway

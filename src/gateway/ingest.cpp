@@ -1,0 +1,209 @@
+#include "pulsestream/gateway/ingest.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "pulsestream/core/sha256.hpp"
+#include "pulsestream/core/uuid.hpp"
+#include "pulsestream/core/validate.hpp"
+#include "pulsestream/gateway/auth.hpp"
+#include "pulsestream/gateway/idempotency.hpp"
+#include "pulsestream/gateway/rate_limiter.hpp"
+#include "pulsestream/gateway/stream_publisher.hpp"
+#include "pulsestream/http/gzip.hpp"
+#include "pulsestream/http/reply.hpp"
+#include "pulsestream/kafka/producer.hpp"
+#include "pulsestream/metrics/gateway_metrics.hpp"
+
+namespace pulsestream::gateway {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using core::errc;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+std::int64_t epoch_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string_view header(const http::request& req, std::string_view name) {
+    const auto value = req[boost::beast::string_view(name.data(), name.size())];
+    return {value.data(), value.size()};
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// `application/json`, optionally with parameters (`; charset=utf-8`), in any case.
+bool is_json_media_type(std::string_view content_type) {
+    const auto media_type = trim(content_type.substr(0, content_type.find(';')));
+    return boost::beast::iequals(media_type, "application/json");
+}
+
+enum class body_encoding { identity, gzip, unsupported };
+
+body_encoding encoding_of(std::string_view content_encoding) {
+    const auto value = trim(content_encoding);
+    if (value.empty() || boost::beast::iequals(value, "identity")) return body_encoding::identity;
+    if (boost::beast::iequals(value, "gzip")) return body_encoding::gzip;
+    return body_encoding::unsupported;
+}
+
+/// The 202 body: the original's for one event; `{"accepted":N,"ids":[...]}` for a batch.
+std::string accepted_body(const std::vector<core::event>& events, bool is_batch) {
+    std::string body = R"({"status":"success","message":"Event accepted for processing","data":)";
+    if (!is_batch) {
+        const auto& e = events.front();
+        body += R"({"id":")" + core::to_string(e.id) + R"(","deviceId":")" +
+                core::to_string(e.device_id) + R"(","timestamp":)" +
+                std::to_string(e.timestamp_ms) + "}}";
+        return body;
+    }
+    body += R"({"accepted":)" + std::to_string(events.size()) + R"(,"ids":[)";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (i != 0) body += ',';
+        body += '"' + core::to_string(events[i].id) + '"';
+    }
+    body += "]}}";
+    return body;
+}
+
+http::response accepted_response(std::string body) {
+    return http::json_response(202, std::move(body));
+}
+
+}  // namespace
+
+ingest::ingest(ingest_options options, authenticator& auth, idempotency_store& idempotency,
+               rate_limiter& limiter, kafka::producer& producer, stream_publisher& stream,
+               metrics::gateway_metrics& metrics)
+    : options_(std::move(options)),
+      auth_(auth),
+      idempotency_(idempotency),
+      limiter_(limiter),
+      producer_(producer),
+      stream_(stream),
+      metrics_(metrics) {}
+
+http::response ingest::reject(errc code, std::span<const core::field_error> errors,
+                              unsigned retry_after_s) {
+    metrics_.request_rejected(code);
+    return http::error_response(code, errors, retry_after_s);
+}
+
+net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
+    const auto& req = ex.message();
+
+    const auto api_key = header(req, "x-api-key");
+    if (api_key.empty()) co_return reject(errc::missing_api_key);
+    const auto client = co_await auth_.authenticate(api_key);
+    if (!client) co_return reject(static_cast<errc>(client.error().value()));
+
+    const auto raw_key = trim(header(req, "idempotency-key"));
+    if (raw_key.empty()) co_return reject(errc::missing_idempotency_key);
+    const auto idempotency_key = core::parse_uuid(raw_key);
+    if (!idempotency_key) co_return reject(errc::invalid_idempotency_key);
+
+    if (!is_json_media_type(header(req, "content-type"))) {
+        co_return reject(errc::unsupported_media_type);
+    }
+    const auto encoding = encoding_of(header(req, "content-encoding"));
+    if (encoding == body_encoding::unsupported) co_return reject(errc::unsupported_media_type);
+
+    if (const auto ec = co_await ex.read_body()) {
+        co_return reject(ec == bhttp::error::body_limit ? errc::payload_too_large
+                                                        : errc::invalid_json);
+    }
+    std::string body;
+    if (encoding == body_encoding::gzip) {
+        auto inflated = http::gunzip(ex.body(), options_.max_body_bytes);
+        if (!inflated) co_return reject(static_cast<errc>(inflated.error().value()));
+        body = std::move(*inflated);
+    } else {
+        body = ex.take_body();
+    }
+
+    const auto received_at = epoch_ms_now();
+    auto parsed = core::parse_events(body, options_.rules, received_at);
+    if (!parsed) co_return reject(parsed.error().code, parsed.error().errors);
+    const bool is_batch = parsed->is_batch;
+
+    const auto fingerprint = core::body_fingerprint(body);
+    const auto claim = co_await idempotency_.begin(client->id, *idempotency_key, fingerprint);
+    switch (claim.state) {
+        case idempotency_state::replay: {
+            auto res = accepted_response(claim.stored_body);
+            res.set("Idempotent-Replayed", "true");
+            co_return res;
+        }
+        case idempotency_state::in_progress: co_return reject(errc::idempotency_in_progress);
+        case idempotency_state::reused: co_return reject(errc::idempotency_key_reused);
+        case idempotency_state::acquired:
+        case idempotency_state::unavailable: break;
+    }
+    const bool locked = claim.state == idempotency_state::acquired;
+
+    auto events = core::assign_ids(std::move(*parsed), *idempotency_key, client->id, received_at);
+    if (const auto wait_s = limiter_.try_take(client->id, client->rate_limit_per_sec, events.size())) {
+        if (locked) co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
+        co_return reject(errc::rate_limited, {}, wait_s);
+    }
+
+    if (const auto ec = co_await produce(events)) {
+        if (locked) co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
+        co_return reject(errc::broker_unavailable);
+    }
+    metrics_.events_accepted(events.size());
+
+    auto response_body = accepted_body(events, is_batch);
+    if (locked) {
+        co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
+    }
+    std::string stream_message = "[";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (i != 0) stream_message += ',';
+        core::append_kafka_value(stream_message, events[i]);
+    }
+    stream_message += ']';
+    stream_.publish(co_await net::this_coro::executor, client->id, std::move(stream_message));
+    co_return accepted_response(std::move(response_body));
+}
+
+/// Produces every event keyed by its device and waits for all acks, or for the gateway's own
+/// deadline: librdkafka would keep retrying for message.timeout.ms, far longer than a client
+/// should wait (defect 10). A late ack after the deadline is harmless: the request was answered
+/// 503, is never published to the stream, and a retry has the same event ids.
+net::awaitable<boost::system::error_code> ingest::produce(const std::vector<core::event>& events) {
+    using namespace net::experimental::awaitable_operators;
+    std::vector<kafka::message> messages;
+    messages.reserve(events.size());
+    for (const auto& e : events) {
+        messages.push_back(kafka::message{core::to_string(e.device_id), core::to_kafka_value(e), {}});
+    }
+    metrics_.producer_queue_depth(producer_.queue_depth());
+
+    net::steady_timer deadline(co_await net::this_coro::executor, options_.produce_timeout);
+    const auto started = std::chrono::steady_clock::now();
+    auto outcome = co_await (producer_.async_produce_all(options_.topic, std::move(messages), use_tuple) ||
+                             deadline.async_wait(use_tuple));
+    if (outcome.index() == 1) co_return net::error::timed_out;
+    const auto& [ec, deliveries] = std::get<0>(outcome);
+    if (!ec) metrics_.broker_ack(std::chrono::steady_clock::now() - started);
+    co_return ec;
+}
+
+}  // namespace pulsestream::gateway

@@ -1,0 +1,34 @@
+// pulsestream-gateway: HTTP ingest, live stream and metrics. Configured by environment only.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "pulsestream/core/config.hpp"
+#include "pulsestream/gateway/app.hpp"
+#include "pulsestream/runtime/logging.hpp"
+#include "pulsestream/runtime/signals.hpp"
+
+int main() {
+    using namespace pulsestream;
+    runtime::block_termination_signals();
+    auto config = core::load_gateway_config(core::process_env());
+    if (!config) {
+        for (const auto& message : config.error().messages) std::fprintf(stderr, "config: %s\n", message.c_str());
+        return 2;
+    }
+    runtime::configure_logging("pulsestream-gateway", config->shared.log_level, config->shared.log_format);
+    try {
+        gateway::app app(*config);
+        app.start();
+        spdlog::info("listening on {}:{} with {} threads", config->host, app.port(), config->threads);
+        const int signal = runtime::wait_for_termination_signal();
+        spdlog::info("signal {}: draining", signal);
+        app.shutdown(std::chrono::milliseconds(config->shared.shutdown_timeout_ms));
+        spdlog::info("stopped");
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+}
