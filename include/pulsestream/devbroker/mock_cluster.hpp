@@ -72,12 +72,19 @@ struct cluster_status {
 /// LeaveGroup, OffsetCommit, OffsetFetch). Not served: CreateTopics and the rest of the Admin
 /// API, so topics come from `create_topic`. A client whose `allow.auto.create.topics` is true
 /// (the producer default) auto-creates an unknown topic with 4 partitions; consumers do not.
-/// Each partition keeps at most 5 MiB or 100000 message sets; older data is dropped.
+/// Each partition keeps at most 5 MiB or 100000 message sets; older data is dropped (a consumer
+/// lagging further behind gets OFFSET_OUT_OF_RANGE). There is no ISR: `acks=all` is acked by
+/// the leader alone, even with every follower down. Listeners are on 127.0.0.1 only.
+/// Consumer groups: the first join waits 3 s, every later rebalance (member joins, leaves,
+/// times out) waits the members' `session.timeout.ms` minus 1 s; with `session.timeout.ms`
+/// below ~3 s the first join never completes. For fast tests use about 4000-6000.
 ///
 /// Faults: `broker_down` refuses connections and closes the open ones but does not move
 /// partition leadership (use `set_partition_leader`); `set_rtt` delays every response of a
 /// broker (a frozen broker: connected, no acks); `push_request_errors` makes the next requests
-/// of one type fail.
+/// of one type fail. Each call returns once the mock applied it, which can take up to ~1 s:
+/// the 2.0.2 mock thread sometimes misses its wake-up and serves commands on its 1 s tick
+/// (the destructor likewise).
 ///
 /// Errors: every operation throws `mock_error` with a readable message.
 ///
