@@ -31,7 +31,9 @@ enum class idempotency_state {
     in_progress,  ///< the same key is being processed now: 409 idempotency_in_progress
     reused,       ///< the key was used with a different body: 422 idempotency_key_reused
     unavailable,  ///< Redis could not answer in time: proceed without edge dedup (fail open);
-                  ///< storage dedup (same event ids, ON CONFLICT DO NOTHING) still holds
+                  ///< storage dedup (same event ids, ON CONFLICT DO NOTHING) still holds.
+                  ///< A timed-out SET may still land later and leave a lock, so finish such a
+                  ///< request with complete() or release() as if it were `acquired`
 };
 
 struct idempotency_begin {
@@ -57,7 +59,8 @@ public:
     boost::asio::awaitable<idempotency_begin> begin(const core::uuid& client,
                                                     const core::uuid& key,
                                                     std::string_view fingerprint);
-    /// Stores the 202 `body` for `result_ttl`, replacing our lock.
+    /// Stores the 202 `body` for `result_ttl`, replacing our lock (or nothing); never replaces
+    /// a lock or result of another fingerprint.
     boost::asio::awaitable<void> complete(const core::uuid& client, const core::uuid& key,
                                           std::string_view fingerprint, std::string_view body);
     /// Releases our lock after a 4xx/5xx (only if it is still ours: same fingerprint, not done).

@@ -1,0 +1,163 @@
+#include "pulsestream/gateway/idempotency.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "pulsestream/gateway/redis_clients.hpp"
+#include "pulsestream/metrics/gateway_metrics.hpp"
+
+namespace pulsestream::gateway {
+
+namespace {
+
+// Stored values: "L:{fingerprint}" while a request holds the lock, "D:{fingerprint}:{body}"
+// once its 202 is stored. Fingerprints are hex, so the first ':' after the tag ends them.
+constexpr std::string_view lock_tag = "L:";
+constexpr std::string_view done_tag = "D:";
+
+// Deletes the key only while it still holds exactly our lock: a lock that expired and was taken
+// by a retry, or a stored result, must survive our release.
+constexpr std::string_view release_script =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+// Stores the result unless the key holds another request's lock or result (a different
+// fingerprint): a request that went on after an `unavailable` begin() must not overwrite a
+// result it never saw. ARGV: our lock, our result prefix, the result, its TTL in seconds.
+constexpr std::string_view complete_script =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == false or v == ARGV[1] or string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then "
+    "redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) return 1 end "
+    "return 0";
+
+std::string redis_key(const core::uuid& client, const core::uuid& key) {
+    std::string result = "idem:";
+    result.reserve(5 + 36 + 1 + 36);
+    result += core::to_string(client);
+    result += ':';
+    result += core::to_string(key);
+    return result;
+}
+
+std::string lock_value(std::string_view fingerprint) {
+    std::string value(lock_tag);
+    value += fingerprint;
+    return value;
+}
+
+struct stored_value {
+    bool done = false;
+    std::string_view fingerprint;
+    std::string_view body;
+};
+
+std::optional<stored_value> parse_value(std::string_view value) {
+    if (value.starts_with(lock_tag)) {
+        return stored_value{false, value.substr(lock_tag.size()), {}};
+    }
+    if (value.starts_with(done_tag)) {
+        const auto rest = value.substr(done_tag.size());
+        const auto colon = rest.find(':');
+        if (colon == std::string_view::npos) return std::nullopt;
+        return stored_value{true, rest.substr(0, colon), rest.substr(colon + 1)};
+    }
+    return std::nullopt;
+}
+
+std::chrono::seconds at_least_one_second(std::chrono::seconds ttl) {
+    return std::max(ttl, std::chrono::seconds(1));
+}
+
+}  // namespace
+
+idempotency_store::idempotency_store(idempotency_options options, redis_clients& redis,
+                                     metrics::gateway_metrics& metrics)
+    : options_(options), redis_(redis), metrics_(metrics) {}
+
+boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::uuid& client,
+                                                                   const core::uuid& key,
+                                                                   std::string_view fingerprint) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    // One atomic step (Redis ≥ 6.2): set the lock if absent, else return what is there. No
+    // window between a failed SET NX and a GET in which the value can change (defect 4).
+    std::vector<std::string> command{
+        "SET", redis_key(client, key), lock_value(fingerprint), "NX", "GET", "EX",
+        std::to_string(at_least_one_second(options_.lock_ttl).count())};
+    auto [ec, reply] = co_await redis_.near(executor).async_command(
+        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    metrics_.redis_breaker_open(!redis_.breaker_closed());
+    if (ec || reply.is_error()) {
+        metrics_.redis_failure();
+        spdlog::debug("idempotency: Redis unavailable ({}), edge dedup skipped",
+                      ec ? ec.message() : reply.str);
+        co_return idempotency_begin{idempotency_state::unavailable, {}};
+    }
+    if (reply.is_nil()) co_return idempotency_begin{idempotency_state::acquired, {}};
+
+    const auto stored = parse_value(reply.str);
+    if (!stored) {
+        // Not ours to interpret; behave as if Redis could not tell (storage dedup still holds).
+        metrics_.redis_failure();
+        spdlog::warn("idempotency: unrecognised value under an idempotency key");
+        co_return idempotency_begin{idempotency_state::unavailable, {}};
+    }
+    if (stored->fingerprint != fingerprint) {
+        co_return idempotency_begin{idempotency_state::reused, {}};
+    }
+    if (!stored->done) {
+        metrics_.idempotency_conflict();
+        co_return idempotency_begin{idempotency_state::in_progress, {}};
+    }
+    metrics_.idempotency_replayed();
+    co_return idempotency_begin{idempotency_state::replay, std::string(stored->body)};
+}
+
+boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& client,
+                                                         const core::uuid& key,
+                                                         std::string_view fingerprint,
+                                                         std::string_view body) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    std::string prefix(done_tag);
+    prefix += fingerprint;
+    prefix += ':';
+    std::string value;
+    value.reserve(prefix.size() + body.size());
+    value += prefix;
+    value += body;
+    std::vector<std::string> command{
+        "EVAL", std::string(complete_script), "1", redis_key(client, key),
+        lock_value(fingerprint), std::move(prefix), std::move(value),
+        std::to_string(at_least_one_second(options_.result_ttl).count())};
+    auto [ec, reply] = co_await redis_.near(executor).async_command(
+        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    metrics_.redis_breaker_open(!redis_.breaker_closed());
+    if (ec || reply.is_error()) {
+        // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
+        // storage dedup keeps the event single.
+        metrics_.redis_failure();
+        spdlog::debug("idempotency: storing the result failed ({})",
+                      ec ? ec.message() : reply.str);
+    }
+}
+
+boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client,
+                                                        const core::uuid& key,
+                                                        std::string_view fingerprint) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    std::vector<std::string> command{"EVAL", std::string(release_script), "1",
+                                     redis_key(client, key), lock_value(fingerprint)};
+    auto [ec, reply] = co_await redis_.near(executor).async_command(
+        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    metrics_.redis_breaker_open(!redis_.breaker_closed());
+    if (ec || reply.is_error()) {
+        // The lock then expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.
+        metrics_.redis_failure();
+        spdlog::debug("idempotency: releasing the lock failed ({})",
+                      ec ? ec.message() : reply.str);
+    }
+}
+
+}  // namespace pulsestream::gateway
