@@ -200,6 +200,15 @@ TEST(redis_url, refuses_what_it_cannot_honour) {
     }
 }
 
+TEST(redis_command, builds_arguments_from_strings_views_literals_and_integers) {
+    std::string key = "k";
+    const std::string_view view = "view";
+    const auto args = redis::command("SET", key, view, std::string("moved"), "EX", 30, 7LL);
+    EXPECT_EQ(args, (std::vector<std::string>{"SET", "k", "view", "moved", "EX", "30", "7"}));
+    EXPECT_EQ(key, "k") << "lvalues are copied, not moved from";
+    EXPECT_TRUE(redis::command().empty());
+}
+
 TEST(redis_breaker, opens_after_consecutive_failures_and_probes_once) {
     redis::breaker b({.failure_threshold = 3, .open_for = 50ms});
     EXPECT_EQ(b.current(), redis::breaker::state::closed);
@@ -488,6 +497,8 @@ TEST_F(redis_connection_redis, repeated_timeouts_replace_a_stalled_connection) {
     // Dropped; a frozen server accepts TCP but never answers the PING of the handshake, so the
     // connection does not come back while it is frozen, and commands now fail at once.
     ASSERT_TRUE(wait_until([&] { return !c->connected(); }, 2s));
+    EXPECT_FALSE(wait_until([&] { return c->connected(); }, 500ms))
+        << "reconnected to a server that does not answer";
     const auto fast = run(*c, {"PING"}, 1s);
     EXPECT_EQ(fast.ec, redis::error::disconnected) << describe(fast);
     EXPECT_LT(fast.elapsed, 100ms);

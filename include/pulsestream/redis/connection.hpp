@@ -50,7 +50,8 @@ struct connection_options {
 /// `error::disconnected`: nothing waits for a reconnect. Destroying the last shared_ptr, or
 /// close(), frees the hiredis context: commands still in flight complete with
 /// `boost::asio::error::operation_aborted`. Internal handlers hold the connection only weakly, so
-/// dropping it is enough; nothing outlives it except completions already posted.
+/// dropping it is enough; nothing outlives it except completions already posted. Destroy it
+/// before its io_context (the io threads may have stopped by then).
 ///
 /// **Threading.** The connection owns a strand on the given io_context; every hiredis call, hook
 /// and callback runs on it, so no io thread ever blocks. All public members are thread-safe.
@@ -69,7 +70,9 @@ struct connection_options {
 /// The completion is always posted (never invoked inside async_command or inside hiredis) and
 /// runs on the handler's associated executor, by default this connection's strand. Works with
 /// any completion token: callbacks, `boost::asio::use_awaitable`,
-/// `boost::asio::experimental::as_tuple(boost::asio::use_awaitable)`, `use_future`.
+/// `boost::asio::as_tuple(boost::asio::use_awaitable)`, `use_future`. In coroutines build the
+/// arguments with `redis::command(...)` (command.hpp): g++ 12 rejects a braced list of strings
+/// inside a `co_await` expression.
 class connection : public std::enable_shared_from_this<connection> {
     struct private_tag {
         explicit private_tag() = default;

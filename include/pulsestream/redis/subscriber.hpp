@@ -36,10 +36,12 @@ class link;
 /// read loop: `channel` and `message` point into hiredis' reply and are valid only during the
 /// call. It must be quick and must not block: copy what it needs and hand it off (post). It may
 /// call subscribe()/unsubscribe(). Exceptions it throws are swallowed (they must not cross
-/// hiredis). After unsubscribe() returns no further message of that channel is delivered.
+/// hiredis). unsubscribe() takes effect on the strand a moment after the call; from then on no
+/// message of that channel reaches the handler, not even one Redis sent before confirming.
 ///
 /// **Threading/lifetime.** Made by create(); all public members are thread-safe. Destroying the
-/// last shared_ptr, or close(), closes the connection; the handler is not called afterwards.
+/// last shared_ptr, or close(), closes the connection; the handler is not called afterwards
+/// (after close(): once the close has reached the strand). Destroy it before its io_context.
 class subscriber : public std::enable_shared_from_this<subscriber> {
     struct private_tag {
         explicit private_tag() = default;
