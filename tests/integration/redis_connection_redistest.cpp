@@ -404,16 +404,20 @@ TEST_F(redis_connection_redis, completion_runs_on_the_handlers_executor_never_in
     ASSERT_EQ(f2.wait_for(5s), std::future_status::ready);
     EXPECT_TRUE(f2.get());
 
-    // Even an immediate failure is posted, not invoked inside async_command.
-    std::atomic<bool> returned{false};
-    std::promise<bool> after_return;
-    c->async_command({}, 1s, [&](boost::system::error_code, redis::reply) {
-        after_return.set_value(returned.load());
+    // Even an immediate failure is posted, not invoked inside async_command: initiated on the
+    // connection's strand, the completion can only run after the initiating handler returned.
+    std::promise<bool> inside_initiator;
+    std::atomic<bool> initiating{false};
+    asio::post(c->get_executor(), [&] {
+        initiating = true;
+        c->async_command({}, 1s, [&](boost::system::error_code, redis::reply) {
+            inside_initiator.set_value(initiating);
+        });
+        initiating = false;
     });
-    returned = true;
-    auto f3 = after_return.get_future();
+    auto f3 = inside_initiator.get_future();
     ASSERT_EQ(f3.wait_for(5s), std::future_status::ready);
-    EXPECT_TRUE(f3.get());
+    EXPECT_FALSE(f3.get());
 }
 
 TEST_F(redis_connection_redis, works_from_cpp20_coroutines) {
