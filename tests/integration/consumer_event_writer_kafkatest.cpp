@@ -44,8 +44,7 @@ protected:
     void SetUp() override {
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         // A database per test: constraints added by one test never leak into another.
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        url_ = pg_->create_database(std::string("w_") + info->name());
+        url_ = pg_->create_database("w" + std::to_string(++databases_));
     }
 
     event make_event(std::string type = "temperature") {
@@ -80,6 +79,7 @@ protected:
     }
 
     static inline service_gate gate_;
+    static inline int databases_ = 0;
     static inline std::unique_ptr<postgres_instance> pg_;
     std::string url_;
     std::mt19937_64 rng_{42};

@@ -1,0 +1,136 @@
+#pragma once
+
+/// @file
+/// The consumer loop of DESIGN.md §6, one plain thread, no Asio (STYLE.md "Consumer model"):
+///
+/// 1. take a batch: up to `batch_max_events` records, or what arrived within `batch_max_wait`
+///    of its first record;
+/// 2. parse and validate every record (core::parse_kafka_value);
+/// 3. write the valid rows in one transaction (pg::event_writer: COPY → staging →
+///    INSERT … ON CONFLICT DO NOTHING; rows PostgreSQL refuses with a data error are isolated);
+/// 4. produce every poison pill (parse, validation, constraint) to the DLQ and await all
+///    delivery reports;
+/// 5. commit the next offset of every partition of the batch, synchronously.
+///
+/// Offsets are therefore committed only for records that are stored or dead-lettered. The DLQ
+/// step comes after the database so that a transient failure, which makes the batch come
+/// again, never dead-letters a record twice.
+///
+/// Transient failures (database unavailable, DLQ delivery failed or timed out): the batch is
+/// abandoned, every partition of it is rewound (seek) to the batch's first offset, the loop
+/// backs off (capped exponential) and polls the same records again — forever, never to the
+/// DLQ. Polling continues between attempts, so the group's rebalances are served and the
+/// member stays in the group.
+///
+/// Rebalances are served inside the poll of step 1: records of revoked partitions are dropped
+/// from the batch being collected, so no offset of work not committed to PostgreSQL is ever
+/// committed; the partition's next owner reads them again from the committed offset. (Steps 2
+/// to 5 never poll, so no rebalance can interleave with them.)
+///
+/// Partition maintenance (`pulsestream_ensure_partitions(3, retention_days)`) runs at start-up
+/// and every `maintenance_interval` between batches.
+///
+/// Thread-safety: `run` on one thread; `request_stop` from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pulsestream/consumer/batch.hpp"
+#include "pulsestream/consumer/group_member.hpp"
+#include "pulsestream/consumer/health.hpp"
+#include "pulsestream/core/event.hpp"
+#include "pulsestream/kafka/producer.hpp"
+#include "pulsestream/metrics/consumer_metrics.hpp"
+#include "pulsestream/pg/event_writer.hpp"
+
+namespace pulsestream::consumer {
+
+struct loop_options {
+    std::string dlq_topic = "metrics.dlq";
+    /// `dlq.consumer` header value: who dead-lettered the record.
+    std::string consumer_id = "pulsestream-consumer";
+    std::size_t batch_max_events = 5000;
+    std::chrono::milliseconds batch_max_wait{200};
+    core::validation_rules rules;
+    std::chrono::milliseconds backoff_initial{100};
+    std::chrono::milliseconds backoff_max{5000};
+    /// Longest wait for the DLQ delivery reports of one batch.
+    std::chrono::milliseconds dlq_timeout{35000};
+    std::chrono::milliseconds seek_timeout{5000};
+    int partitions_ahead = 3;
+    int retention_days = 14;
+    std::chrono::milliseconds maintenance_interval = std::chrono::hours(1);
+    std::chrono::milliseconds maintenance_retry = std::chrono::seconds(30);
+    /// While idle, the database is pinged this often so readiness stays truthful.
+    std::chrono::milliseconds idle_ping_interval = std::chrono::seconds(5);
+};
+
+class batch_loop {
+public:
+    /// Creates the group member (which subscribes at once). `producer`, `writer`, `metrics`
+    /// and `health` must outlive the loop. Throws like group_member's constructor.
+    batch_loop(loop_options options, group_member_config member_config,
+               kafka::producer& producer, pg::event_writer& writer,
+               metrics::consumer_metrics& metrics, health_state& health);
+    ~batch_loop();
+    batch_loop(const batch_loop&) = delete;
+    batch_loop& operator=(const batch_loop&) = delete;
+
+    /// Runs until request_stop(): the batch in progress is finished (written, dead-lettered,
+    /// committed) or, when it cannot be (transient failure), abandoned uncommitted; then the
+    /// member leaves the group. Exceptions other than std::bad_alloc do not escape from the
+    /// steps (they are transient failures); run() itself may throw only on a bug.
+    void run();
+
+    /// Asks run() to return; wakes a back-off sleep. Thread-safe, idempotent.
+    void request_stop() noexcept;
+
+    /// Batches committed so far (for tests and logs).
+    [[nodiscard]] std::uint64_t batches_committed() const noexcept { return committed_.load(); }
+
+private:
+    enum class outcome { committed, transient };
+
+    void poll_batch();
+    outcome process();
+    outcome write_rows(const batch_plan& plan, pg::write_report& report);
+    outcome send_to_dlq(const batch_plan& plan, const pg::write_report& report);
+    void commit();
+    void rewind();
+    void back_off();
+    void maintain();
+    void idle_ping();
+    void update_lag();
+    void on_assigned(std::span<const std::int32_t> partitions);
+    void on_revoked(std::span<const std::int32_t> partitions, bool lost);
+    [[nodiscard]] bool stopping() const noexcept { return stop_.load(std::memory_order_relaxed); }
+
+    loop_options options_;
+    kafka::producer& producer_;
+    pg::event_writer& writer_;
+    metrics::consumer_metrics& metrics_;
+    health_state& health_;
+    std::unique_ptr<group_member> member_;  // after the callbacks' targets above
+
+    batch batch_;
+    std::vector<partition_offset> pending_rewind_;
+    std::chrono::milliseconds backoff_;
+    std::chrono::steady_clock::time_point next_maintenance_{};
+    std::chrono::steady_clock::time_point last_db_check_{};
+    std::chrono::steady_clock::time_point last_lag_update_{};
+
+    std::atomic<bool> stop_{false};
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::atomic<std::uint64_t> committed_{0};
+};
+
+}  // namespace pulsestream::consumer
