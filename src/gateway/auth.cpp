@@ -1,9 +1,10 @@
 #include "pulsestream/gateway/auth.hpp"
 
-#include <nlohmann/json.hpp>
-#include <pqxx/except>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,13 +12,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <cctype>
 #include <list>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/except>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -52,9 +51,12 @@ struct key_answer {
 
 boost::system::result<client_identity> to_result(const key_answer& answer) {
     switch (answer.status) {
-        case key_status::active: return answer.client;
-        case key_status::deactivated: return core::make_error_code(core::errc::api_key_deactivated);
-        case key_status::unknown: break;
+        case key_status::active:
+            return answer.client;
+        case key_status::deactivated:
+            return core::make_error_code(core::errc::api_key_deactivated);
+        case key_status::unknown:
+            break;
     }
     return core::make_error_code(core::errc::invalid_api_key);
 }
@@ -62,9 +64,8 @@ boost::system::result<client_identity> to_result(const key_answer& answer) {
 // Known, active keys are cached long; unknown and deactivated ones only briefly, so a key that
 // is created or re-activated works soon even if its invalidation message was lost.
 std::chrono::seconds ttl_of(const key_answer& answer, const auth_options& options) {
-    return std::max(std::chrono::seconds(1), answer.status == key_status::active
-                                                 ? options.cache_ttl
-                                                 : options.negative_ttl);
+    return std::max(std::chrono::seconds(1),
+                    answer.status == key_status::active ? options.cache_ttl : options.negative_ttl);
 }
 
 key_answer from_record(const std::optional<pg::client_record>& record) {
@@ -95,8 +96,7 @@ std::optional<key_answer> from_redis_value(std::string_view text) {
     const auto id = value.find("id");
     const auto active = value.find("active");
     const auto rate = value.find("rate_limit_per_sec");
-    if (id == value.end() || !id->is_string() || active == value.end() ||
-        !active->is_boolean()) {
+    if (id == value.end() || !id->is_string() || active == value.end() || !active->is_boolean()) {
         return std::nullopt;
     }
     const auto uuid = core::parse_uuid(id->get_ref<const std::string&>());
@@ -137,7 +137,8 @@ public:
     };
 
     explicit process_cache(std::size_t capacity) {
-        const std::size_t each = capacity == 0 ? 0 : std::max<std::size_t>(capacity / cache_shards, 1);
+        const std::size_t each =
+            capacity == 0 ? 0 : std::max<std::size_t>(capacity / cache_shards, 1);
         for (auto& s : shards_) s.capacity = each;
     }
 
@@ -311,8 +312,7 @@ net::awaitable<void> query_database(std::shared_ptr<shared_state> state, std::st
 }  // namespace
 
 struct authenticator::impl {
-    impl(auth_options opts, redis_clients& r, pg::blocking_pool& pool,
-         metrics::gateway_metrics& m)
+    impl(auth_options opts, redis_clients& r, pg::blocking_pool& pool, metrics::gateway_metrics& m)
         : state(std::make_shared<shared_state>(opts, pool)), redis(r), metrics(m) {}
 
     /// The Redis layer: an answer, or nothing on a miss. `redis_ok` tells a miss from a failure.
@@ -329,13 +329,13 @@ struct authenticator::impl {
     metrics::gateway_metrics& metrics;
 };
 
-net::awaitable<std::optional<key_answer>> authenticator::impl::from_redis(
-    const std::string& hash, redis::connection& conn, bool& redis_ok) {
+net::awaitable<std::optional<key_answer>> authenticator::impl::from_redis(const std::string& hash,
+                                                                          redis::connection& conn,
+                                                                          bool& redis_ok) {
     // Built outside the co_await: g++ 12 miscompiles braced lists inside it.
     std::vector<std::string> command{"GET", redis_key(hash)};
-    auto [ec, reply] = co_await conn.async_command(std::move(command),
-                                                   state->options.redis_deadline,
-                                                   net::as_tuple(net::use_awaitable));
+    auto [ec, reply] = co_await conn.async_command(
+        std::move(command), state->options.redis_deadline, net::as_tuple(net::use_awaitable));
     metrics.redis_breaker_open(!redis.breaker_closed());
     redis_ok = !ec && !reply.is_error();
     if (!redis_ok) {

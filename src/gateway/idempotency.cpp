@@ -84,7 +84,12 @@ boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::u
     // One atomic step (Redis ≥ 6.2): set the lock if absent, else return what is there. No
     // window between a failed SET NX and a GET in which the value can change (defect 4).
     std::vector<std::string> command{
-        "SET", redis_key(client, key), lock_value(fingerprint), "NX", "GET", "EX",
+        "SET",
+        redis_key(client, key),
+        lock_value(fingerprint),
+        "NX",
+        "GET",
+        "EX",
         std::to_string(at_least_one_second(options_.lock_ttl).count())};
     auto [ec, reply] = co_await redis_.near(executor).async_command(
         std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -128,8 +133,13 @@ boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& clien
     value += prefix;
     value += body;
     std::vector<std::string> command{
-        "EVAL", std::string(complete_script), "1", redis_key(client, key),
-        lock_value(fingerprint), std::move(prefix), std::move(value),
+        "EVAL",
+        std::string(complete_script),
+        "1",
+        redis_key(client, key),
+        lock_value(fingerprint),
+        std::move(prefix),
+        std::move(value),
         std::to_string(at_least_one_second(options_.result_ttl).count())};
     auto [ec, reply] = co_await redis_.near(executor).async_command(
         std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -138,8 +148,7 @@ boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& clien
         // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
         // storage dedup keeps the event single.
         metrics_.redis_failure();
-        spdlog::debug("idempotency: storing the result failed ({})",
-                      ec ? ec.message() : reply.str);
+        spdlog::debug("idempotency: storing the result failed ({})", ec ? ec.message() : reply.str);
     }
 }
 
@@ -155,8 +164,7 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
     if (ec || reply.is_error()) {
         // The lock then expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.
         metrics_.redis_failure();
-        spdlog::debug("idempotency: releasing the lock failed ({})",
-                      ec ? ec.message() : reply.str);
+        spdlog::debug("idempotency: releasing the lock failed ({})", ec ? ec.message() : reply.str);
     }
 }
 

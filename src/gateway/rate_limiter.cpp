@@ -121,9 +121,8 @@ rate_limiter::rate_limiter(std::uint32_t default_per_sec, std::size_t max_client
 
 rate_limiter::~rate_limiter() = default;
 
-unsigned rate_limiter::try_take(const core::uuid& client,
-                                std::optional<std::uint32_t> client_rate, std::size_t cost,
-                                clock::time_point now) {
+unsigned rate_limiter::try_take(const core::uuid& client, std::optional<std::uint32_t> client_rate,
+                                std::size_t cost, clock::time_point now) {
     const std::uint32_t rate = client_rate.value_or(impl_->default_per_sec);
     if (rate == 0 || cost == 0) return 0;
     const std::size_t index = std::hash<core::uuid>{}(client) % shard_count;

@@ -13,8 +13,8 @@ redis_clients::redis_clients(http::io_pool& pool, redis::endpoint endpoint,
     for (std::size_t i = 0; i < pool.size(); ++i) {
         auto& ioc = pool.context(i);
         contexts_.push_back(&ioc);
-        connections_.push_back(redis::connection::create(ioc.get_executor(), endpoint, options,
-                                                         breaker_));
+        connections_.push_back(
+            redis::connection::create(ioc.get_executor(), endpoint, options, breaker_));
     }
 }
 

@@ -9,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -167,10 +166,11 @@ protected:
 
     static void add_client(const uuid& id, std::string_view key, bool active,
                            std::optional<int> rate = std::nullopt) {
-        exec("INSERT INTO clients (id, name, api_key_hash, api_key_prefix, active, "
-             "rate_limit_per_sec) VALUES ('" +
-             to_string(id) + "', 'test', '" + api_key_hash(key) + "', 'ps_live_', " +
-             (active ? "true" : "false") + ", " + (rate ? std::to_string(*rate) : "NULL") + ")");
+        exec(
+            "INSERT INTO clients (id, name, api_key_hash, api_key_prefix, active, "
+            "rate_limit_per_sec) VALUES ('" +
+            to_string(id) + "', 'test', '" + api_key_hash(key) + "', 'ps_live_', " +
+            (active ? "true" : "false") + ", " + (rate ? std::to_string(*rate) : "NULL") + ")");
     }
 
     /// How many statements PostgreSQL ran with `hash` as a parameter (from its log).
@@ -221,15 +221,16 @@ protected:
 
     static bool redis_usable() {
         for (std::size_t i = 0; i < pool_->size(); ++i) {
-            const auto [ec, reply] = await_on<std::tuple<boost::system::error_code,
-                                                         pulsestream::redis::reply>>(
-                ctx(i), []() -> net::awaitable<std::tuple<boost::system::error_code,
-                                                          pulsestream::redis::reply>> {
-                    const auto ex = co_await net::this_coro::executor;
-                    std::vector<std::string> args{"PING"};
-                    co_return co_await clients_->near(ex).async_command(
-                        std::move(args), 500ms, net::as_tuple(net::use_awaitable));
-                });
+            const auto [ec, reply] =
+                await_on<std::tuple<boost::system::error_code, pulsestream::redis::reply>>(
+                    ctx(i),
+                    []() -> net::awaitable<
+                             std::tuple<boost::system::error_code, pulsestream::redis::reply>> {
+                        const auto ex = co_await net::this_coro::executor;
+                        std::vector<std::string> args{"PING"};
+                        co_return co_await clients_->near(ex).async_command(
+                            std::move(args), 500ms, net::as_tuple(net::use_awaitable));
+                    });
             if (ec || reply.str != "PONG") return false;
         }
         return true;
@@ -239,15 +240,13 @@ protected:
         return await_on<pulsestream::redis::reply>(
             ctx(), [args = std::move(args)]() -> net::awaitable<pulsestream::redis::reply> {
                 const auto ex = co_await net::this_coro::executor;
-                co_return co_await clients_->near(ex).async_command(args, 1s,
-                                                                    net::use_awaitable);
+                co_return co_await clients_->near(ex).async_command(args, 1s, net::use_awaitable);
             });
     }
 
     static auth_result authenticate(authenticator& auth, std::string key, std::size_t context = 0) {
-        return await_on<auth_result>(ctx(context), [&auth, key = std::move(key)] {
-            return auth.authenticate(key);
-        });
+        return await_on<auth_result>(
+            ctx(context), [&auth, key = std::move(key)] { return auth.authenticate(key); });
     }
     auth_result authenticate(std::string key, std::size_t context = 0) {
         return authenticate(*auth_, std::move(key), context);
@@ -325,7 +324,10 @@ TEST_F(gateway_auth_redis, an_unknown_key_is_cached_negative_and_never_queried_t
 
     // Negative in Redis too, for the negative TTL: another gateway does not query either.
     ASSERT_TRUE(wait_until(
-        [&] { return redis_command({"EXISTS", "auth:" + hash}).integer == 1; }, 2s));
+        [&] {
+            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+        },
+        2s));
     const auto ttl = redis_command({"TTL", "auth:" + hash}).integer;
     EXPECT_GT(ttl, 25);
     EXPECT_LE(ttl, 30);
@@ -375,7 +377,10 @@ TEST_F(gateway_auth_redis, invalidate_drops_the_key_from_the_process_cache) {
     ASSERT_TRUE(authenticate(std::string(dev_key)));
     exec("UPDATE clients SET active = false WHERE id = '" + to_string(dev_client) + "'");
     ASSERT_TRUE(wait_until(
-        [&] { return redis_command({"EXISTS", "auth:" + hash}).integer == 1; }, 2s));
+        [&] {
+            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+        },
+        2s));
     // Still cached: without invalidation the change is not seen yet.
     EXPECT_TRUE(authenticate(std::string(dev_key)));
 
@@ -389,7 +394,10 @@ TEST_F(gateway_auth_redis, invalidate_drops_the_key_from_the_process_cache) {
 
     exec("UPDATE clients SET active = true WHERE id = '" + to_string(dev_client) + "'");
     ASSERT_TRUE(wait_until(
-        [&] { return redis_command({"EXISTS", "auth:" + hash}).integer == 1; }, 2s));
+        [&] {
+            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+        },
+        2s));
     ASSERT_EQ(redis_command({"DEL", "auth:" + hash}).integer, 1);
     auth_->invalidate(hash);
     EXPECT_TRUE(authenticate(std::string(dev_key)));

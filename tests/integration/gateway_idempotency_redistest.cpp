@@ -7,7 +7,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -70,11 +69,16 @@ double sample(const std::string& text, const std::string& series) {
 
 std::string state_name(idempotency_state s) {
     switch (s) {
-        case idempotency_state::acquired: return "acquired";
-        case idempotency_state::replay: return "replay";
-        case idempotency_state::in_progress: return "in_progress";
-        case idempotency_state::reused: return "reused";
-        case idempotency_state::unavailable: return "unavailable";
+        case idempotency_state::acquired:
+            return "acquired";
+        case idempotency_state::replay:
+            return "replay";
+        case idempotency_state::in_progress:
+            return "in_progress";
+        case idempotency_state::reused:
+            return "reused";
+        case idempotency_state::unavailable:
+            return "unavailable";
     }
     return "?";
 }
@@ -119,16 +123,15 @@ protected:
 
     static bool redis_usable() {
         for (std::size_t i = 0; i < pool_->size(); ++i) {
-            const auto [ec, reply] = await_on<std::tuple<boost::system::error_code,
-                                                         pulsestream::redis::reply>>(
-                ctx(i), [] { return ping(); });
+            const auto [ec, reply] =
+                await_on<std::tuple<boost::system::error_code, pulsestream::redis::reply>>(
+                    ctx(i), [] { return ping(); });
             if (ec || reply.str != "PONG") return false;
         }
         return true;
     }
 
-    static net::awaitable<std::tuple<boost::system::error_code, pulsestream::redis::reply>>
-    ping() {
+    static net::awaitable<std::tuple<boost::system::error_code, pulsestream::redis::reply>> ping() {
         const auto ex = co_await net::this_coro::executor;
         std::vector<std::string> args{"PING"};
         co_return co_await clients_->near(ex).async_command(std::move(args), 500ms,
@@ -140,16 +143,14 @@ protected:
         return await_on<pulsestream::redis::reply>(
             ctx(), [args = std::move(args)]() -> net::awaitable<pulsestream::redis::reply> {
                 const auto ex = co_await net::this_coro::executor;
-                co_return co_await clients_->near(ex).async_command(args, 1s,
-                                                                    net::use_awaitable);
+                co_return co_await clients_->near(ex).async_command(args, 1s, net::use_awaitable);
             });
     }
 
     idempotency_begin begin(const uuid& client, const uuid& key, const std::string& fp,
                             std::size_t context = 0) {
-        return await_on<idempotency_begin>(ctx(context), [this, client, key, fp] {
-            return store_->begin(client, key, fp);
-        });
+        return await_on<idempotency_begin>(
+            ctx(context), [this, client, key, fp] { return store_->begin(client, key, fp); });
     }
 
     void complete(const uuid& client, const uuid& key, const std::string& fp,
@@ -250,8 +251,9 @@ TEST_F(gateway_idempotency_redis, case_variants_of_the_key_are_one_key) {
 
     ASSERT_EQ(state_name(begin(*client_upper, *upper, body_a_).state), "acquired");
     EXPECT_EQ(state_name(begin(*client_lower, *lower, body_a_).state), "in_progress");
-    EXPECT_EQ(command({"EXISTS", "idem:a1b2c3d4-0000-4000-8000-0000000000ab:"
-                                 "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
+    EXPECT_EQ(command({"EXISTS",
+                       "idem:a1b2c3d4-0000-4000-8000-0000000000ab:"
+                       "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
                   .integer,
               1);
 }
@@ -269,8 +271,7 @@ TEST_F(gateway_idempotency_redis, of_fifty_concurrent_requests_exactly_one_takes
     std::vector<std::future<idempotency_begin>> futures;
     for (std::size_t i = 0; i < 50; ++i) {
         futures.push_back(net::co_spawn(
-            ctx(i % 2), [this] { return store_->begin(client_, key_, body_a_); },
-            net::use_future));
+            ctx(i % 2), [this] { return store_->begin(client_, key_, body_a_); }, net::use_future));
     }
     int acquired = 0;
     int in_progress = 0;

@@ -54,8 +54,8 @@ TEST(rate_limiter, refills_continuously) {
 TEST(rate_limiter, retry_after_is_the_whole_seconds_until_the_tokens_are_there) {
     rate_limiter limiter(4);
     ASSERT_EQ(limiter.try_take(client_id(1), std::nullopt, 4, t0), 0U);
-    EXPECT_EQ(limiter.try_take(client_id(1), std::nullopt, 4, t0), 1U);  // exactly 1 s
-    EXPECT_EQ(limiter.try_take(client_id(1), std::nullopt, 1, t0), 1U);  // 0.25 s → 1
+    EXPECT_EQ(limiter.try_take(client_id(1), std::nullopt, 4, t0), 1U);          // exactly 1 s
+    EXPECT_EQ(limiter.try_take(client_id(1), std::nullopt, 1, t0), 1U);          // 0.25 s → 1
     EXPECT_EQ(limiter.try_take(client_id(1), std::nullopt, 3, t0 + 500ms), 1U);  // 0.25 s → 1
 
     rate_limiter slow(1);
