@@ -153,26 +153,25 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
         case idempotency_state::in_progress: co_return reject(errc::idempotency_in_progress);
         case idempotency_state::reused: co_return reject(errc::idempotency_key_reused);
         case idempotency_state::acquired:
+        // Also when Redis did not answer in time: the lock may still land there late, so it is
+        // completed or released like our own (both only touch a lock with our fingerprint).
         case idempotency_state::unavailable: break;
     }
-    const bool locked = claim.state == idempotency_state::acquired;
 
     auto events = core::assign_ids(std::move(*parsed), *idempotency_key, client->id, received_at);
     if (const auto wait_s = limiter_.try_take(client->id, client->rate_limit_per_sec, events.size())) {
-        if (locked) co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
+        co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
         co_return reject(errc::rate_limited, {}, wait_s);
     }
 
     if (const auto ec = co_await produce(events)) {
-        if (locked) co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
+        co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
         co_return reject(errc::broker_unavailable);
     }
     metrics_.events_accepted(events.size());
 
     auto response_body = accepted_body(events, is_batch);
-    if (locked) {
-        co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
-    }
+    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
     std::string stream_message = "[";
     for (std::size_t i = 0; i < events.size(); ++i) {
         if (i != 0) stream_message += ',';

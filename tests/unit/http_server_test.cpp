@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "pulsestream/http/gzip.hpp"
+#include "support/http_client.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/http/router.hpp"
 #include "pulsestream/http/server.hpp"
@@ -47,46 +48,8 @@ public:
     std::vector<std::pair<std::string, unsigned>> finished;
 };
 
-/// A blocking client with a receive timeout, so a server bug fails the test instead of hanging it.
-class client {
-public:
-    explicit client(std::uint16_t port) : socket_(ioc_) {
-        socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-        timeval tv{5, 0};
-        setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
-    bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body> req) {
-        req.prepare_payload();
-        bhttp::write(socket_, req);
-        return receive();
-    }
-    bhttp::response<bhttp::string_body> receive() {
-        bhttp::response<bhttp::string_body> res;
-        bhttp::read(socket_, buffer_, res);
-        return res;
-    }
-    void write_raw(std::string_view bytes) { net::write(socket_, net::buffer(bytes)); }
-    /// True when the server closed the connection (read returns EOF), within the socket timeout.
-    bool closed_by_server() {
-        char byte;
-        boost::system::error_code ec;
-        socket_.read_some(net::buffer(&byte, 1), ec);
-        return ec == net::error::eof || ec == net::error::connection_reset;
-    }
-
-private:
-    net::io_context ioc_;
-    tcp::socket socket_;
-    beast::flat_buffer buffer_;
-};
-
-bhttp::request<bhttp::string_body> make_request(bhttp::verb method, std::string target,
-                                                std::string body = {}) {
-    bhttp::request<bhttp::string_body> req{method, target, 11};
-    req.set(bhttp::field::host, "localhost");
-    req.body() = std::move(body);
-    return req;
-}
+using client = pulsestream::test_support::http_client;
+using pulsestream::test_support::make_request;
 
 class http_server_test : public ::testing::Test {
 protected:

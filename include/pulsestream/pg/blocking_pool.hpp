@@ -35,17 +35,21 @@ public:
     /// next job reconnects.
     template <class Job>
     boost::asio::awaitable<std::invoke_result_t<Job&, pqxx::connection&>> run(Job job) {
-        using result = std::invoke_result_t<Job&, pqxx::connection&>;
-        co_return co_await boost::asio::co_spawn(
-            threads_.get_executor(),
-            [this, job = std::move(job)]() mutable -> boost::asio::awaitable<result> {
-                lease conn(*this);
-                co_return conn.call(job);
-            },
-            boost::asio::use_awaitable);
+        co_return co_await boost::asio::co_spawn(threads_.get_executor(),
+                                                 run_on_pool_thread(this, std::move(job)),
+                                                 boost::asio::use_awaitable);
     }
 
 private:
+    // A plain function template, not a capturing lambda: a lambda coroutine's captures live in
+    // the closure, which co_spawn does not keep alive for the coroutine's whole run.
+    template <class Job>
+    static boost::asio::awaitable<std::invoke_result_t<Job&, pqxx::connection&>>
+    run_on_pool_thread(blocking_pool* self, Job job) {
+        lease conn(*self);
+        co_return conn.call(job);
+    }
+
     /// One connection taken from the free list for one job, given back afterwards.
     class lease {
     public:

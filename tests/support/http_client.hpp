@@ -1,0 +1,72 @@
+#pragma once
+
+// A blocking HTTP/1.1 test client over a real loopback socket. Every read has a receive
+// timeout, so a server that never answers fails the test instead of hanging it.
+
+#include <sys/socket.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pulsestream::test_support {
+
+class http_client {
+public:
+    using request = boost::beast::http::request<boost::beast::http::string_body>;
+    using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+    explicit http_client(std::uint16_t port,
+                         std::chrono::seconds receive_timeout = std::chrono::seconds(15))
+        : socket_(ioc_) {
+        socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        timeval tv{static_cast<time_t>(receive_timeout.count()), 0};
+        setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+
+    response send(request req) {
+        req.prepare_payload();
+        boost::beast::http::write(socket_, req);
+        return receive();
+    }
+
+    response receive() {
+        response res;
+        boost::beast::http::read(socket_, buffer_, res);
+        return res;
+    }
+
+    void write_raw(std::string_view bytes) {
+        boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()));
+    }
+
+    /// True when the server closed the connection (EOF or reset) within the receive timeout.
+    bool closed_by_server() {
+        char byte;
+        boost::system::error_code ec;
+        socket_.read_some(boost::asio::buffer(&byte, 1), ec);
+        return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+    }
+
+private:
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::socket socket_;
+    boost::beast::flat_buffer buffer_;
+};
+
+inline http_client::request make_request(boost::beast::http::verb method, std::string target,
+                                         std::string body = {}) {
+    http_client::request req{method, target, 11};
+    req.set(boost::beast::http::field::host, "localhost");
+    req.body() = std::move(body);
+    return req;
+}
+
+}  // namespace pulsestream::test_support
