@@ -2,7 +2,6 @@
 // protocol (librdkafka's mock cluster) and real sockets: every row of the status table with its
 // exact JSON shape, and the gateway defects of the original (§9) as named regression tests.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <future>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "pulsestream/core/sha256.hpp"
 #include "pulsestream/kafka/partitioner.hpp"
 #include "support/gateway_stack.hpp"
+#include "support/gzip.hpp"
 #include "support/ingest_requests.hpp"
 #include "support/kafka_reader.hpp"
 #include "support/services.hpp"
@@ -192,19 +192,6 @@ TEST_F(gateway_api, oversized_bodies_and_batches_are_413) {
     expect_error(post(batch + "]", fresh_uuid()), 413, "payload_too_large");
 }
 
-std::string gzip_bytes(std::string_view plain) {
-    z_stream zs{};
-    deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    std::string out(compressBound(plain.size()) + 64, '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-    zs.avail_in = static_cast<uInt>(plain.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    deflate(&zs, Z_FINISH);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return out;
-}
 
 TEST_F(gateway_api, gzip_bodies_are_the_same_request_as_plain_ones_and_bounded_after_inflation) {
     const auto key = fresh_uuid();

@@ -1,7 +1,6 @@
 // The HTTP server and router over real loopback sockets (no external service needed).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <zlib.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "pulsestream/http/gzip.hpp"
+#include "support/gzip.hpp"
 #include "support/http_client.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/http/router.hpp"
@@ -49,6 +49,7 @@ public:
 };
 
 using client = pulsestream::test_support::http_client;
+using pulsestream::test_support::gzip_bytes;
 using pulsestream::test_support::make_request;
 
 class http_server_test : public ::testing::Test {
@@ -268,19 +269,6 @@ TEST_F(http_server_test, a_connection_over_the_cap_is_closed_at_once) {
     EXPECT_TRUE(second.closed_by_server());
 }
 
-std::string gzip_bytes(std::string_view plain) {
-    z_stream zs{};
-    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    std::string out(compressBound(plain.size()) + 64, '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-    zs.avail_in = static_cast<uInt>(plain.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    deflate(&zs, Z_FINISH);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return out;
-}
 
 TEST(gunzip, round_trips_and_enforces_the_limit_after_decompression) {
     const std::string plain(100'000, 'z');  // compresses to a few hundred bytes
