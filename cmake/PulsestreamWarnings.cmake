@@ -2,5 +2,5 @@
 function(pulsestream_enable_warnings target)
     target_compile_options(${target} PRIVATE
         $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-            -Wold-style-cast -Wcast-align -Wnull-dereference -Wimplicit-fallthrough>)
+            -Wold-style-cast -Wcast-align -Wimplicit-fallthrough>)
 endfunction()
