@@ -21,7 +21,7 @@
 #include "pulsestream/http/router.hpp"
 #include "pulsestream/http/server.hpp"
 #include "pulsestream/kafka/producer.hpp"
-#include "pulsestream/pg/event_writer.hpp"
+#include "pulsestream/consumer/sharded_writer.hpp"
 
 namespace pulsestream::consumer {
 
@@ -113,7 +113,7 @@ struct app::impl {
           options(std::move(o)),
           consumer_id(options.consumer_id.empty() ? default_consumer_id() : options.consumer_id),
           health(options.readiness_staleness),
-          writer(config.shared.database_url),
+          writer(config.shared.database_url, options.db_connections),
           producer(producer_config_of(config, options, consumer_id)),
           loop(loop_options_of(config, options, consumer_id),
                member_config_of(config, options, consumer_id), producer, writer, metrics, health) {
@@ -164,7 +164,7 @@ struct app::impl {
     std::string consumer_id;
     metrics::consumer_metrics metrics;
     health_state health;
-    pg::event_writer writer;
+    sharded_writer writer;
     kafka::producer producer;
     batch_loop loop;
 

@@ -73,7 +73,7 @@ struct dead_letter {
 }  // namespace
 
 batch_loop::batch_loop(loop_options options, group_member_config member_config,
-                       kafka::producer& producer, pg::event_writer& writer,
+                       kafka::producer& producer, sharded_writer& writer,
                        metrics::consumer_metrics& metrics, health_state& health)
     : options_(std::move(options)),
       producer_(producer),
@@ -156,7 +156,7 @@ void batch_loop::poll_batch() {
 
 batch_loop::outcome batch_loop::process() {
     metrics_.batch(batch_.size());
-    const auto plan = plan_batch(batch_, options_.rules);
+    auto plan = plan_batch(batch_, options_.rules);
     health_.tick();
     pg::write_report report;
     if (!plan.rows.empty() && write_rows(plan, report) == outcome::transient) {
@@ -170,7 +170,7 @@ batch_loop::outcome batch_loop::process() {
     return outcome::committed;
 }
 
-batch_loop::outcome batch_loop::write_rows(const batch_plan& plan, pg::write_report& report) {
+batch_loop::outcome batch_loop::write_rows(batch_plan& plan, pg::write_report& report) {
     const auto start = clock::now();
     auto result = writer_.write(plan.rows);
     last_db_check_ = clock::now();

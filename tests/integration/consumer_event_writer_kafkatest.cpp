@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pulsestream/consumer/sharded_writer.hpp"
 #include "pulsestream/core/event.hpp"
 #include "pulsestream/core/uuid.hpp"
 #include "pulsestream/pg/event_writer.hpp"
@@ -243,6 +244,30 @@ TEST_F(consumer_event_writer, partitions_are_maintained_and_ping_reports_a_usabl
     const auto name = tx.exec("SELECT 'events_p' || to_char((now() AT TIME ZONE 'UTC')::date + 3,"
                               " 'YYYYMMDD')")[0][0].as<std::string>();
     EXPECT_FALSE(tx.exec("SELECT to_regclass('" + name + "')")[0][0].is_null());
+}
+
+TEST_F(consumer_event_writer, sharded_writes_map_refused_rows_back_to_the_batch) {
+    exec("ALTER TABLE events ADD CONSTRAINT no_bad CHECK (event_type <> 'refuse-me')");
+    pulsestream::consumer::sharded_writer writer(url_, 3, 100);
+    auto events = make_events(3000);
+    const std::vector<std::size_t> bad{5, 1500, 2999};
+    for (auto i : bad) events[i].event_type = "refuse-me";
+    events.push_back(events[10]);  // a duplicate inside the batch lands in the same shard
+    const auto ids = [&] {
+        std::vector<std::string> out;
+        for (const auto& e : events) out.push_back(pulsestream::core::to_string(e.id));
+        return out;
+    }();
+
+    auto result = writer.write(events);
+    ASSERT_TRUE(result) << result.error().message;
+    std::vector<std::size_t> refused;
+    for (const auto& r : result->refused) refused.push_back(r.index);
+    EXPECT_EQ(refused, bad);
+    EXPECT_EQ(result->inserted, 3000U - bad.size());
+    EXPECT_EQ(result->duplicates, 1U);
+    EXPECT_EQ(count(), 3000 - 3);
+    for (auto i : bad) EXPECT_EQ(count("id = '" + ids[i] + "'"), 0) << i;
 }
 
 // Last in the suite: it stops the shared server (and starts it again).

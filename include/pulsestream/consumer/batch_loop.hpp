@@ -6,8 +6,9 @@
 /// 1. take a batch: up to `batch_max_events` records, or what arrived within `batch_max_wait`
 ///    of its first record;
 /// 2. parse and validate every record (core::parse_kafka_value);
-/// 3. write the valid rows in one transaction (pg::event_writer: COPY → staging →
-///    INSERT … ON CONFLICT DO NOTHING; rows PostgreSQL refuses with a data error are isolated);
+/// 3. write the valid rows (pg::event_writer: COPY → staging → INSERT … ON CONFLICT DO
+///    NOTHING in one transaction per connection, shards of the batch written in parallel by
+///    sharded_writer; rows PostgreSQL refuses with a data error are isolated);
 /// 4. produce every poison pill (parse, validation, constraint) to the DLQ and await all
 ///    delivery reports;
 /// 5. commit the next offset of every partition of the batch, synchronously.
@@ -46,10 +47,10 @@
 #include "pulsestream/consumer/batch.hpp"
 #include "pulsestream/consumer/group_member.hpp"
 #include "pulsestream/consumer/health.hpp"
+#include "pulsestream/consumer/sharded_writer.hpp"
 #include "pulsestream/core/event.hpp"
 #include "pulsestream/kafka/producer.hpp"
 #include "pulsestream/metrics/consumer_metrics.hpp"
-#include "pulsestream/pg/event_writer.hpp"
 
 namespace pulsestream::consumer {
 
@@ -78,7 +79,7 @@ public:
     /// Creates the group member (which subscribes at once). `producer`, `writer`, `metrics`
     /// and `health` must outlive the loop. Throws like group_member's constructor.
     batch_loop(loop_options options, group_member_config member_config,
-               kafka::producer& producer, pg::event_writer& writer,
+               kafka::producer& producer, sharded_writer& writer,
                metrics::consumer_metrics& metrics, health_state& health);
     ~batch_loop();
     batch_loop(const batch_loop&) = delete;
@@ -101,7 +102,7 @@ private:
 
     void poll_batch();
     outcome process();
-    outcome write_rows(const batch_plan& plan, pg::write_report& report);
+    outcome write_rows(batch_plan& plan, pg::write_report& report);
     outcome send_to_dlq(const batch_plan& plan, const pg::write_report& report);
     void commit();
     void rewind();
@@ -115,7 +116,7 @@ private:
 
     loop_options options_;
     kafka::producer& producer_;
-    pg::event_writer& writer_;
+    sharded_writer& writer_;
     metrics::consumer_metrics& metrics_;
     health_state& health_;
     std::unique_ptr<group_member> member_;  // after the callbacks' targets above
