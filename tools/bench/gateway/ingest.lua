@@ -1,0 +1,54 @@
+-- wrk script: POST /v1/events with a fresh Idempotency-Key and deviceId on every request.
+-- BATCH=N (environment) sends arrays of N events instead of single events.
+-- API_KEY (environment) defaults to the development key seeded by schema.sql.
+
+local api_key = os.getenv("API_KEY") or "ps_live_test_key_abc123xyz"
+local batch = tonumber(os.getenv("BATCH") or "0")
+
+local function uuid4()
+    local t = {}
+    for i = 1, 16 do t[i] = math.random(0, 255) end
+    t[7] = (t[7] % 16) + 64   -- version 4
+    t[9] = (t[9] % 64) + 128  -- RFC 4122 variant
+    local h = {}
+    for i = 1, 16 do h[i] = string.format("%02x", t[i]) end
+    return table.concat(h, "", 1, 4) .. "-" .. table.concat(h, "", 5, 6) .. "-" ..
+           table.concat(h, "", 7, 8) .. "-" .. table.concat(h, "", 9, 10) .. "-" ..
+           table.concat(h, "", 11, 16)
+end
+
+local function event()
+    return string.format(
+        '{"deviceId":"%s","eventType":"temperature","value":%d.5,"timestamp":%d}',
+        uuid4(), math.random(0, 100), os.time() * 1000)
+end
+
+function init(args)
+    math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+
+function request()
+    local body
+    if batch > 0 then
+        local items = {}
+        for i = 1, batch do items[i] = event() end
+        body = "[" .. table.concat(items, ",") .. "]"
+    else
+        body = event()
+    end
+    return wrk.format("POST", "/v1/events", {
+        ["Content-Type"] = "application/json",
+        ["x-api-key"] = api_key,
+        ["Idempotency-Key"] = uuid4(),
+    }, body)
+end
+
+-- One machine-readable line for run.sh, after wrk's own report.
+function done(summary, latency, requests)
+    local seconds = summary.duration / 1e6
+    local s = summary.errors
+    io.write(string.format(
+        "RESULT requests=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f non_2xx=%d socket_errors=%d\n",
+        summary.requests, summary.requests / seconds, latency:percentile(50) / 1000,
+        latency:percentile(99) / 1000, s.status, s.connect + s.read + s.write + s.timeout))
+end
