@@ -21,6 +21,9 @@
 #include "pulsestream/metrics/gateway_metrics.hpp"
 #include "pulsestream/pg/blocking_pool.hpp"
 #include "pulsestream/redis/subscriber.hpp"
+#include "pulsestream/stream/dashboard.hpp"
+#include "pulsestream/stream/endpoint.hpp"
+#include "pulsestream/stream/ws_hub.hpp"
 
 namespace pulsestream::gateway {
 
@@ -87,7 +90,10 @@ struct app::impl {
                                                   .max_batch_events = config.max_batch_events},
                                         .topic = config.shared.kafka_topic,
                                         .produce_timeout = milliseconds(config.produce_timeout_ms)},
-                         auth, idempotency, limiter, producer, stream, metrics) {
+                         auth, idempotency, limiter, producer, stream, metrics),
+          hub(pulsestream::stream::hub_options{.send_queue_limit = config.ws_send_queue_limit},
+              pool.context(0).get_executor(), redis_endpoint_of(config.shared.redis_url), metrics),
+          stream_route(hub, [this](std::string key) { return tenant_of(std::move(key)); }) {
         add_routes();
     }
 
@@ -100,6 +106,17 @@ struct app::impl {
         });
         routes.add(bhttp::verb::get, "/readyz", [this](http::exchange&) { return readiness(); });
         routes.add(bhttp::verb::get, "/metrics", [this](http::exchange&) { return prometheus(); });
+        routes.add(bhttp::verb::get, "/v1/stream",
+                   [this](http::exchange& ex) { return stream_route(ex); });
+        routes.add(bhttp::verb::get, "/", [](http::exchange&) -> net::awaitable<http::response> {
+            co_return pulsestream::stream::dashboard_response();
+        });
+    }
+
+    net::awaitable<boost::system::result<core::uuid>> tenant_of(std::string key) {
+        auto client = co_await auth.authenticate(key);
+        if (!client) co_return client.error();
+        co_return client->id;
     }
 
     net::awaitable<http::response> health() {
@@ -156,6 +173,8 @@ struct app::impl {
     rate_limiter limiter;
     stream_publisher stream;
     ingest ingest_handler;
+    pulsestream::stream::ws_hub hub;  // after the pool: its subscriber must go before the io_contexts
+    pulsestream::stream::stream_endpoint stream_route;
     http::router routes;
     std::shared_ptr<redis::subscriber> invalidations;
     std::unique_ptr<http::server> server;
@@ -192,17 +211,20 @@ void app::shutdown(milliseconds deadline) {
     const auto until = std::chrono::steady_clock::now() + deadline;
     if (s.server) {
         s.server->drain();
+        s.hub.shutdown();  // WebSockets close with 1001 (they left the server at the upgrade)
         // Requests in flight finish on their own threads; this thread only watches the count.
-        while (s.server->connections() != 0 && std::chrono::steady_clock::now() < until) {
+        while ((s.server->connections() != 0 || s.hub.sessions() != 0) &&
+               std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(milliseconds(10));
         }
-        if (s.server->connections() != 0) {
-            spdlog::warn("shutdown: {} connections still open at the deadline",
-                         s.server->connections());
+        if (s.server->connections() != 0 || s.hub.sessions() != 0) {
+            spdlog::warn("shutdown: {} connections and {} WebSockets still open at the deadline",
+                         s.server->connections(), s.hub.sessions());
         }
     }
     const auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
     s.producer.stop(std::max(left, milliseconds(100)));
+    s.hub.shutdown();
     if (s.invalidations) s.invalidations->close();
     s.redis.close();
     s.pool.release_work();

@@ -28,6 +28,11 @@ std::string_view exchange::query() const {
     return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
+boost::asio::ip::tcp::socket exchange::take_over() {
+    taken_over_ = true;
+    return std::move(stream_.socket());
+}
+
 boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
     if (parser_.is_done()) co_return boost::system::error_code{};
     const auto declared = parser_.content_length();

@@ -161,6 +161,7 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
         exchange ex(stream, buffer, parser, opt.body_limit, opt.body_timeout);
         response res = co_await answer(*st, ex);
         registered.entry().busy = false;
+        if (ex.taken_over()) co_return;  // the socket has a new owner (WebSocket)
 
         stream.expires_after(opt.write_timeout);
         auto [write_ec, written] = co_await bhttp::async_write(stream, res, use_tuple);

@@ -8,6 +8,7 @@
 /// reading, buffering or parsing a body it will never use (DESIGN.md §10, defect 8).
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -62,6 +63,16 @@ public:
     void set_route_label(std::string_view label) { route_label_ = label; }
     [[nodiscard]] std::string_view route_label() const { return route_label_; }
 
+    /// Takes the connection over for another protocol (the WebSocket upgrade): returns its
+    /// socket, and the server then writes no response, reads nothing more and neither counts nor
+    /// drains the connection; the new owner answers and closes it. The response the handler
+    /// returns only goes to the request observer (use 101). Bytes the server read beyond the
+    /// request header are dropped (a WebSocket client waits for the 101 before it sends).
+    /// Call at most once, from the handler, before reading the body.
+    [[nodiscard]] boost::asio::ip::tcp::socket take_over();
+    /// True after take_over().
+    [[nodiscard]] bool taken_over() const { return taken_over_; }
+
 private:
     beast::tcp_stream& stream_;
     beast::flat_buffer& buffer_;
@@ -69,6 +80,7 @@ private:
     std::uint64_t body_limit_;
     std::chrono::milliseconds body_timeout_;
     bool failed_ = false;
+    bool taken_over_ = false;
     std::string_view route_label_ = "unmatched";
 };
 
