@@ -1,5 +1,6 @@
 #include "pulsestream/consumer/app.hpp"
 
+#include <limits.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,19 +10,18 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <future>
-#include <limits.h>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 
 #include "pulsestream/consumer/batch_loop.hpp"
+#include "pulsestream/consumer/sharded_writer.hpp"
 #include "pulsestream/http/io_pool.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/http/router.hpp"
 #include "pulsestream/http/server.hpp"
 #include "pulsestream/kafka/producer.hpp"
-#include "pulsestream/consumer/sharded_writer.hpp"
 
 namespace pulsestream::consumer {
 
@@ -117,7 +117,8 @@ struct app::impl {
           producer(producer_config_of(config, options, consumer_id)),
           loop(loop_options_of(config, options, consumer_id),
                member_config_of(config, options, consumer_id), producer, writer, metrics, health) {
-        routes.add(bhttp::verb::get, "/metrics", [this](http::exchange&) { return serve_metrics(); });
+        routes.add(bhttp::verb::get, "/metrics",
+                   [this](http::exchange&) { return serve_metrics(); });
         routes.add(bhttp::verb::get, "/health", [this](http::exchange&) {
             return serve_json(health.ready(), health.health_body());
         });
@@ -217,11 +218,12 @@ void app::start() {
         s.pool->start();
     }
     s.loop_thread = std::thread([&s] { s.run_loop(); });
-    spdlog::info("consumer {} started: group {}, topic {}, DLQ {}, batches of up to {} records / "
-                 "{} ms, HTTP port {}",
-                 s.consumer_id, s.config.group_id, s.config.shared.kafka_topic,
-                 s.config.shared.kafka_dlq_topic, s.config.batch_max_events,
-                 s.config.batch_max_wait_ms, port());
+    spdlog::info(
+        "consumer {} started: group {}, topic {}, DLQ {}, batches of up to {} records / "
+        "{} ms, HTTP port {}",
+        s.consumer_id, s.config.group_id, s.config.shared.kafka_topic,
+        s.config.shared.kafka_dlq_topic, s.config.batch_max_events, s.config.batch_max_wait_ms,
+        port());
 }
 
 std::uint16_t app::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }

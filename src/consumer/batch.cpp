@@ -56,11 +56,11 @@ batch_plan plan_batch(const batch& records, const core::validation_rules& rules)
             continue;
         }
         auto failure = std::move(parsed).error();
-        plan.rejected.push_back(
-            {i,
-             failure.error_class == core::record_error_class::parse ? failure_class::parse
-                                                                    : failure_class::validation,
-             std::move(failure.message)});
+        plan.rejected.push_back({i,
+                                 failure.error_class == core::record_error_class::parse
+                                     ? failure_class::parse
+                                     : failure_class::validation,
+                                 std::move(failure.message)});
     }
     return plan;
 }
@@ -73,11 +73,12 @@ kafka::header_list headers_of(const rd_kafka_message_t& record) {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                            RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
-        out.emplace_back(name, value == nullptr ? std::string()
-                                                : std::string(static_cast<const char*>(value), size));
+        out.emplace_back(name, value == nullptr
+                                   ? std::string()
+                                   : std::string(static_cast<const char*>(value), size));
     }
     return out;
 }

@@ -1,7 +1,5 @@
 #include "pulsestream/consumer/batch_loop.hpp"
 
-#include "pulsestream/kafka/error.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <future>
 #include <tuple>
 #include <utility>
+
+#include "pulsestream/kafka/error.hpp"
 
 namespace pulsestream::consumer {
 
@@ -146,7 +146,8 @@ void batch_loop::poll_batch() {
         const auto now = clock::now();
         if (now >= deadline) break;
         const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-        if (auto record = member_->poll(std::min<std::chrono::milliseconds>(remaining, poll_slice))) {
+        if (auto record =
+                member_->poll(std::min<std::chrono::milliseconds>(remaining, poll_slice))) {
             batch_.add(std::move(record));
         } else {
             health_.tick();
@@ -176,10 +177,11 @@ batch_loop::outcome batch_loop::write_rows(batch_plan& plan, pg::write_report& r
     last_db_check_ = clock::now();
     if (!result) {
         health_.database(false);
-        spdlog::warn("database write failed, batch of {} records rolled back and retried in {} ms: "
-                     "{}{}{}",
-                     batch_.size(), backoff_.count(), result.error().sqlstate,
-                     result.error().sqlstate.empty() ? "" : " ", result.error().message);
+        spdlog::warn(
+            "database write failed, batch of {} records rolled back and retried in {} ms: "
+            "{}{}{}",
+            batch_.size(), backoff_.count(), result.error().sqlstate,
+            result.error().sqlstate.empty() ? "" : " ", result.error().message);
         return outcome::transient;
     }
     metrics_.db_write(clock::now() - start);
@@ -191,7 +193,8 @@ batch_loop::outcome batch_loop::write_rows(batch_plan& plan, pg::write_report& r
     return outcome::committed;
 }
 
-batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan, const pg::write_report& report) {
+batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan,
+                                            const pg::write_report& report) {
     std::vector<dead_letter> letters;
     letters.reserve(plan.rejected.size() + report.refused.size());
     for (const auto& r : plan.rejected) letters.push_back({r.record, r.error_class, r.message});
@@ -210,9 +213,8 @@ batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan, const pg::wr
         const auto& record = batch_[letter.record];
         spdlog::warn("dead-lettering {} record {}[{}]@{}: {}", to_string(letter.error_class),
                      member_->topic(), record.partition, record.offset, letter.message);
-        messages.push_back(make_dlq_message(source_of(record, member_->topic()),
-                                            letter.error_class, letter.message,
-                                            options_.consumer_id, failed_at));
+        messages.push_back(make_dlq_message(source_of(record, member_->topic()), letter.error_class,
+                                            letter.message, options_.consumer_id, failed_at));
     }
     auto delivered = producer_.async_produce_all(options_.dlq_topic, std::move(messages),
                                                  boost::asio::use_future);
@@ -278,7 +280,8 @@ void batch_loop::back_off() {
 }
 
 void batch_loop::maintain() {
-    const auto result = writer_.ensure_partitions(options_.partitions_ahead, options_.retention_days);
+    const auto result =
+        writer_.ensure_partitions(options_.partitions_ahead, options_.retention_days);
     const auto now = clock::now();
     last_db_check_ = now;
     if (result) {
@@ -290,9 +293,10 @@ void batch_loop::maintain() {
     }
     health_.database(false);
     next_maintenance_ = now + options_.maintenance_retry;
-    spdlog::warn("partition maintenance failed, retrying in {} s: {}",
-                 std::chrono::duration_cast<std::chrono::seconds>(options_.maintenance_retry).count(),
-                 result.error().message);
+    spdlog::warn(
+        "partition maintenance failed, retrying in {} s: {}",
+        std::chrono::duration_cast<std::chrono::seconds>(options_.maintenance_retry).count(),
+        result.error().message);
 }
 
 void batch_loop::idle_ping() {

@@ -25,9 +25,12 @@ void keep_foreign_headers(const kafka::header_list& from, kafka::header_list& to
 
 std::string_view to_string(failure_class c) noexcept {
     switch (c) {
-        case failure_class::parse: return "parse";
-        case failure_class::validation: return "validation";
-        case failure_class::constraint: return "constraint";
+        case failure_class::parse:
+            return "parse";
+        case failure_class::validation:
+            return "validation";
+        case failure_class::constraint:
+            return "constraint";
     }
     return "parse";
 }

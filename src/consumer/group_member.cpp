@@ -80,7 +80,8 @@ group_member::group_member(group_member_config config) : config_(std::move(confi
 
     kafka::partition_list_ptr topics(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(topics.get(), config_.topic.c_str(), RD_KAFKA_PARTITION_UA);
-    if (const auto e = rd_kafka_subscribe(handle_.get(), topics.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (const auto e = rd_kafka_subscribe(handle_.get(), topics.get());
+        e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         throw std::runtime_error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
     }
 }
@@ -97,8 +98,7 @@ kafka::message_ptr group_member::poll(std::chrono::milliseconds timeout) {
     if (!msg) return nullptr;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (config_.on_error) {
-            config_.on_error(kafka::make_error_code(msg->err),
-                             rd_kafka_message_errstr(msg.get()));
+            config_.on_error(kafka::make_error_code(msg->err), rd_kafka_message_errstr(msg.get()));
         }
         return nullptr;
     }
@@ -118,7 +118,8 @@ kafka::partition_list_ptr group_member::make_list(std::span<const partition_offs
 boost::system::error_code group_member::commit(std::span<const partition_offset> offsets) {
     if (offsets.empty()) return {};
     auto list = make_list(offsets);
-    if (const auto e = rd_kafka_commit(handle_.get(), list.get(), 0); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (const auto e = rd_kafka_commit(handle_.get(), list.get(), 0);
+        e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return kafka::make_error_code(e);
     }
     for (int i = 0; i < list->cnt; ++i) {
@@ -221,22 +222,24 @@ void group_member::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
             (void)rd_kafka_assign(rk, partitions);
         }
         std::vector<std::int32_t> merged;
-        if (coop) std::set_union(assignment_.begin(), assignment_.end(), changed.begin(),
-                                 changed.end(), std::back_inserter(merged));
+        if (coop)
+            std::set_union(assignment_.begin(), assignment_.end(), changed.begin(), changed.end(),
+                           std::back_inserter(merged));
         assignment_ = coop ? std::move(merged) : changed;
         if (config_.on_assigned) config_.on_assigned(changed);
         return;
     }
     // Revocation (or an error, after which librdkafka wants everything dropped): the caller
     // abandons its uncommitted work first, then the partitions are given up.
-    const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk) != 0;
+    const bool lost =
+        err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk) != 0;
     const auto revoked = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? changed : assignment_;
     if (config_.on_revoked) config_.on_revoked(revoked, lost);
     if (coop && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         kafka::error_ptr e(rd_kafka_incremental_unassign(rk, partitions));
         std::vector<std::int32_t> rest;
-        std::set_difference(assignment_.begin(), assignment_.end(), revoked.begin(),
-                            revoked.end(), std::back_inserter(rest));
+        std::set_difference(assignment_.begin(), assignment_.end(), revoked.begin(), revoked.end(),
+                            std::back_inserter(rest));
         assignment_ = std::move(rest);
     } else {
         (void)rd_kafka_assign(rk, nullptr);

@@ -17,13 +17,15 @@ std::int64_t now_ns() noexcept {
 std::string utc_now_iso8601() {
     const auto now = std::chrono::system_clock::now();
     const auto secs = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[32];
     const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
     char out[48];
-    std::snprintf(out, sizeof out, "%.*s.%03dZ", static_cast<int>(n), buf, static_cast<int>(ms.count()));
+    std::snprintf(out, sizeof out, "%.*s.%03dZ", static_cast<int>(n), buf,
+                  static_cast<int>(ms.count()));
     return out;
 }
 
@@ -71,11 +73,10 @@ std::string health_state::health_body() const {
 
 std::string health_state::readiness_body() const {
     const bool loop_ok = running_ && fresh(staleness_);
-    return std::string(R"({"status":")") + (ready() ? "ready" : "not_ready") +
-           R"(","loop":")" + (loop_ok ? "ok" : (running_ ? "stalled" : "stopped")) +
-           R"(","assigned_partitions":)" + std::to_string(assigned_.load()) +
-           R"(,"database":")" + (database_ ? "ok" : "unavailable") + R"(","draining":)" +
-           boolean(draining_) + "}";
+    return std::string(R"({"status":")") + (ready() ? "ready" : "not_ready") + R"(","loop":")" +
+           (loop_ok ? "ok" : (running_ ? "stalled" : "stopped")) + R"(","assigned_partitions":)" +
+           std::to_string(assigned_.load()) + R"(,"database":")" +
+           (database_ ? "ok" : "unavailable") + R"(","draining":)" + boolean(draining_) + "}";
 }
 
 std::string health_state::liveness_body() const {

@@ -19,10 +19,12 @@ int main() {
     runtime::block_termination_signals();
     auto config = core::load_consumer_config(core::process_env());
     if (!config) {
-        for (const auto& message : config.error().messages) std::fprintf(stderr, "config: %s\n", message.c_str());
+        for (const auto& message : config.error().messages)
+            std::fprintf(stderr, "config: %s\n", message.c_str());
         return 2;
     }
-    runtime::configure_logging("pulsestream-consumer", config->shared.log_level, config->shared.log_format);
+    runtime::configure_logging("pulsestream-consumer", config->shared.log_level,
+                               config->shared.log_format);
     try {
         consumer::app app(*config);
         // A loop that dies wakes the signal wait below, so the process exits instead of idling.

@@ -31,9 +31,8 @@ pg::db_result<pg::write_report> sharded_writer::write(std::span<core::event> row
 
     std::vector<std::future<pg::db_result<pg::write_report>>> others;
     for (std::size_t s = 1; s < shards; ++s) {
-        others.push_back(std::async(std::launch::async, [this, s, &parts] {
-            return writers_[s].write(parts[s]);
-        }));
+        others.push_back(std::async(std::launch::async,
+                                    [this, s, &parts] { return writers_[s].write(parts[s]); }));
     }
     std::vector<pg::db_result<pg::write_report>> results;
     results.push_back(writers_.front().write(parts[0]));

@@ -27,15 +27,16 @@ consumer_metrics::consumer_metrics()
                     .Name("pulsestream_consumer_db_write_duration_seconds")
                     .Help("Duration of one committed batch write to PostgreSQL")
                     .Register(*registry_)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{
-                                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                 2.5, 5, 10})),
-      batch_size_(BuildHistogram()
-                      .Name("pulsestream_consumer_batch_size")
-                      .Help("Records per batch taken from Kafka")
-                      .Register(*registry_)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{
-                                   1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000})),
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01,
+                                                                     0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                                     2.5, 5, 10})),
+      batch_size_(
+          BuildHistogram()
+              .Name("pulsestream_consumer_batch_size")
+              .Help("Records per batch taken from Kafka")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 50, 100, 250, 500, 1000, 2500,
+                                                               5000, 10000, 50000})),
       inserted_(plain_counter(*registry_, "pulsestream_consumer_rows_inserted_total",
                               "Rows inserted into events")),
       duplicates_(plain_counter(*registry_, "pulsestream_consumer_duplicates_skipped_total",

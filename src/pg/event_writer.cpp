@@ -37,9 +37,8 @@ constexpr const char* insert_sql =
     " FROM pulsestream_staging ON CONFLICT DO NOTHING";
 
 const std::vector<std::string>& staging_columns() {
-    static const std::vector<std::string> columns{"id",    "client_id", "device_id",
-                                                  "event_type", "value", "event_ms",
-                                                  "metadata",   "received_ms"};
+    static const std::vector<std::string> columns{"id",    "client_id", "device_id", "event_type",
+                                                  "value", "event_ms",  "metadata",  "received_ms"};
     return columns;
 }
 
@@ -123,8 +122,8 @@ void copy_rows(pqxx::transaction_base& tx, std::span<const core::event> events) 
     for (const auto& e : events) {
         fill(text, e);
         const char* metadata = e.metadata ? text.metadata.c_str() : nullptr;
-        stream << std::tuple<const char*, const char*, const char*, const std::string&,
-                             const char*, const char*, const char*, const char*>(
+        stream << std::tuple<const char*, const char*, const char*, const std::string&, const char*,
+                             const char*, const char*, const char*>(
             text.id, text.client_id, text.device_id, e.event_type, text.value, text.event_ms,
             metadata, text.received_ms);
     }
@@ -159,7 +158,8 @@ void bisect(pqxx::dbtransaction& tx, std::span<const core::event> events, std::s
             // Leaving the scope rolls back to the savepoint, emptying the staging table again.
         }
         if (hi - lo == 1) {
-            report.refused.push_back({lo, std::move(failure->sqlstate), std::move(failure->message)});
+            report.refused.push_back(
+                {lo, std::move(failure->sqlstate), std::move(failure->message)});
             return;
         }
     }

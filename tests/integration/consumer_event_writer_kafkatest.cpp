@@ -124,7 +124,8 @@ TEST_F(consumer_event_writer, writes_a_batch_and_counts_redelivered_rows_as_dupl
     const auto row = tx.exec(
         "SELECT (extract(epoch FROM event_time) * 1000)::bigint,"
         " (extract(epoch FROM received_at) * 1000)::bigint, metadata::text, value"
-        " FROM events WHERE id = '" + pulsestream::core::to_string(events[3].id) + "'");
+        " FROM events WHERE id = '" +
+        pulsestream::core::to_string(events[3].id) + "'");
     ASSERT_EQ(row.size(), 1U);
     EXPECT_EQ(row[0][0].as<std::int64_t>(), base_ms);
     EXPECT_EQ(row[0][1].as<std::int64_t>(), base_ms + 7);
@@ -172,8 +173,9 @@ TEST_F(consumer_event_writer, copy_escaping_keeps_tabs_newlines_backslashes_quot
     pqxx::connection conn(url_);
     pqxx::nontransaction tx(conn);
     for (const auto& e : events) {
-        const auto row = tx.exec("SELECT event_type, metadata::text, value FROM events WHERE id = '" +
-                                 pulsestream::core::to_string(e.id) + "'");
+        const auto row =
+            tx.exec("SELECT event_type, metadata::text, value FROM events WHERE id = '" +
+                    pulsestream::core::to_string(e.id) + "'");
         ASSERT_EQ(row.size(), 1U);
         EXPECT_EQ(row[0][0].as<std::string>(), e.event_type);
         EXPECT_EQ(nlohmann::json::parse(row[0][1].as<std::string>()), *e.metadata) << e.event_type;
@@ -241,8 +243,10 @@ TEST_F(consumer_event_writer, partitions_are_maintained_and_ping_reports_a_usabl
     ASSERT_TRUE(result) << result.error().message;
     pqxx::connection conn(url_);
     pqxx::nontransaction tx(conn);
-    const auto name = tx.exec("SELECT 'events_p' || to_char((now() AT TIME ZONE 'UTC')::date + 3,"
-                              " 'YYYYMMDD')")[0][0].as<std::string>();
+    const auto name = tx.exec(
+                            "SELECT 'events_p' || to_char((now() AT TIME ZONE 'UTC')::date + 3,"
+                            " 'YYYYMMDD')")[0][0]
+                          .as<std::string>();
     EXPECT_FALSE(tx.exec("SELECT to_regclass('" + name + "')")[0][0].is_null());
 }
 

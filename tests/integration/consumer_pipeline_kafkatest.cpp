@@ -6,7 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,12 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "pulsestream/consumer/app.hpp"
 #include "pulsestream/consumer/batch.hpp"
@@ -125,7 +124,8 @@ protected:
         return o;
     }
 
-    std::unique_ptr<consumer::app> start_consumer(const std::string& group = {}, bool http = false) {
+    std::unique_ptr<consumer::app> start_consumer(const std::string& group = {},
+                                                  bool http = false) {
         auto app = std::make_unique<consumer::app>(config(group), options(http));
         app->start();
         return app;
@@ -143,7 +143,9 @@ protected:
         return e;
     }
 
-    std::string random_device() { return pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng_)); }
+    std::string random_device() {
+        return pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng_));
+    }
 
     /// Produces and waits for every delivery report.
     static void produce(const std::string& topic, std::vector<kafka::message> messages) {
@@ -157,7 +159,8 @@ protected:
         std::vector<kafka::message> messages;
         for (const auto& e : events) {
             messages.push_back({pulsestream::core::to_string(e.device_id),
-                                pulsestream::core::to_kafka_value(e), {}});
+                                pulsestream::core::to_kafka_value(e),
+                                {}});
         }
         produce(topic_, std::move(messages));
     }
@@ -238,8 +241,8 @@ protected:
         kafka::handle_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof err));
         std::int64_t low = -1;
         std::int64_t high = -1;
-        EXPECT_EQ(rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low,
-                                                   &high, 10000),
+        EXPECT_EQ(rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high,
+                                                   10000),
                   RD_KAFKA_RESP_ERR_NO_ERROR);
         return high;
     }
@@ -336,7 +339,8 @@ TEST_F(consumer_pipeline, poison_pills_go_to_the_dlq_with_their_headers_and_neve
     auto dlq = read_topic(dlq_topic_, 1, 4);
     ASSERT_EQ(dlq.size(), 4U);
     std::sort(dlq.begin(), dlq.end(), [](const read_record& a, const read_record& b) {
-        return std::stoll(a.header("dlq.source.offset")) < std::stoll(b.header("dlq.source.offset"));
+        return std::stoll(a.header("dlq.source.offset")) <
+               std::stoll(b.header("dlq.source.offset"));
     });
     EXPECT_EQ(dlq[0].header("dlq.error.class"), "parse");
     EXPECT_EQ(dlq[0].value, "this is not json");
@@ -399,7 +403,8 @@ TEST_F(consumer_pipeline, the_same_records_delivered_twice_are_stored_once) {
     EXPECT_EQ(end_offset(dlq_topic_, 0), 0);
 }
 
-TEST_F(consumer_pipeline, original_defect_2_database_outage_under_load_loses_nothing_and_dlqs_nothing) {
+TEST_F(consumer_pipeline,
+       original_defect_2_database_outage_under_load_loses_nothing_and_dlqs_nothing) {
     auto app = start_consumer();
     std::atomic<bool> stop{false};
     std::atomic<int> produced{0};
@@ -408,10 +413,12 @@ TEST_F(consumer_pipeline, original_defect_2_database_outage_under_load_loses_not
         while (!stop) {
             std::vector<kafka::message> messages;
             for (int i = 0; i < 50; ++i) {
-                auto e = make_event(pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
+                auto e = make_event(
+                    pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
                 e.id = pulsestream::core::random_uuid_v4(rng);
                 messages.push_back({pulsestream::core::to_string(e.device_id),
-                                    pulsestream::core::to_kafka_value(e), {}});
+                                    pulsestream::core::to_kafka_value(e),
+                                    {}});
             }
             produce(topic_, std::move(messages));
             produced += 50;
@@ -459,10 +466,12 @@ TEST_F(consumer_pipeline, members_joining_and_leaving_under_load_store_every_rec
         while (!stop) {
             std::vector<kafka::message> messages;
             for (int i = 0; i < 100; ++i) {
-                auto e = make_event(pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
+                auto e = make_event(
+                    pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
                 e.id = pulsestream::core::random_uuid_v4(rng);
                 messages.push_back({pulsestream::core::to_string(e.device_id),
-                                    pulsestream::core::to_kafka_value(e), {}});
+                                    pulsestream::core::to_kafka_value(e),
+                                    {}});
             }
             produce(topic_, std::move(messages));
             produced += 100;
@@ -516,11 +525,13 @@ TEST_F(consumer_pipeline, http_health_is_up_only_when_ready_and_metrics_are_serv
     const auto metrics = get("/metrics");
     EXPECT_EQ(metrics.first, 200U);
     for (const char* name :
-         {"pulsestream_consumer_events_processed_total 1", "pulsestream_consumer_events_failed_total",
+         {"pulsestream_consumer_events_processed_total 1",
+          "pulsestream_consumer_events_failed_total",
           "pulsestream_consumer_db_write_duration_seconds", "pulsestream_consumer_batch_size",
-          "pulsestream_consumer_rows_inserted_total 1", "pulsestream_consumer_duplicates_skipped_total",
-          "pulsestream_consumer_dlq_total{class=\"constraint\"}", "pulsestream_consumer_db_retries_total",
-          "pulsestream_consumer_lag{partition="}) {
+          "pulsestream_consumer_rows_inserted_total 1",
+          "pulsestream_consumer_duplicates_skipped_total",
+          "pulsestream_consumer_dlq_total{class=\"constraint\"}",
+          "pulsestream_consumer_db_retries_total", "pulsestream_consumer_lag{partition="}) {
         EXPECT_NE(metrics.second.find(name), std::string::npos) << name;
     }
     EXPECT_EQ(get("/nope").first, 404U);

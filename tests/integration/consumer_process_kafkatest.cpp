@@ -119,18 +119,12 @@ protected:
         options.argv = {consumer_binary().string()};
         options.log_file = m.log;
         options.env = {
-            {"DATABASE_URL", url_},
-            {"KAFKA_BROKERS", cluster_->bootstrap_servers()},
-            {"KAFKA_TOPIC", topic_},
-            {"KAFKA_DLQ_TOPIC", dlq_topic_},
-            {"KAFKA_GROUP_ID", group_},
-            {"KAFKA_SESSION_TIMEOUT_MS", "3000"},
-            {"BATCH_MAX_EVENTS", "200"},
-            {"BATCH_MAX_WAIT_MS", "100"},
-            {"HOST", "127.0.0.1"},
-            {"CONSUMER_PORT", std::to_string(m.port)},
-            {"LOG_LEVEL", "info"},
-            {"LOG_FORMAT", "text"},
+            {"DATABASE_URL", url_},      {"KAFKA_BROKERS", cluster_->bootstrap_servers()},
+            {"KAFKA_TOPIC", topic_},     {"KAFKA_DLQ_TOPIC", dlq_topic_},
+            {"KAFKA_GROUP_ID", group_},  {"KAFKA_SESSION_TIMEOUT_MS", "3000"},
+            {"BATCH_MAX_EVENTS", "200"}, {"BATCH_MAX_WAIT_MS", "100"},
+            {"HOST", "127.0.0.1"},       {"CONSUMER_PORT", std::to_string(m.port)},
+            {"LOG_LEVEL", "info"},       {"LOG_FORMAT", "text"},
         };
         m.process = child_process::spawn(options);
         return m;
@@ -149,7 +143,8 @@ protected:
             e.timestamp_ms = 1'700'000'000'000 + i;
             e.received_at_ms = e.timestamp_ms + 5;
             messages.push_back({pulsestream::core::to_string(e.device_id),
-                                pulsestream::core::to_kafka_value(e), {}});
+                                pulsestream::core::to_kafka_value(e),
+                                {}});
         }
         auto delivered =
             producer_->async_produce_all(topic_, std::move(messages), boost::asio::use_future);
@@ -216,7 +211,8 @@ TEST_F(consumer_process, sigterm_drains_commits_offsets_leaves_the_group_and_exi
     produce(3000, rng);
     auto consumer = spawn("single");
     ASSERT_TRUE(wait_until([&] { return rows() == 3000; }, 30s))
-        << rows() << "\n" << pulsestream::test_support::tail_of_file(consumer.log);
+        << rows() << "\n"
+        << pulsestream::test_support::tail_of_file(consumer.log);
     EXPECT_TRUE(wait_until([&] { return http_status(consumer.port, "/health") == 200; }, 10s));
     EXPECT_EQ(http_status(consumer.port, "/healthz"), 200U);
 
@@ -224,7 +220,8 @@ TEST_F(consumer_process, sigterm_drains_commits_offsets_leaves_the_group_and_exi
     const auto status = consumer.process.wait_exit(20s);
     ASSERT_TRUE(status.has_value()) << "still running after SIGTERM";
     EXPECT_TRUE(status->exited() && status->exit_code() == 0)
-        << status->describe() << "\n" << pulsestream::test_support::tail_of_file(consumer.log);
+        << status->describe() << "\n"
+        << pulsestream::test_support::tail_of_file(consumer.log);
     EXPECT_TRUE(all_committed());
     const auto log = pulsestream::test_support::tail_of_file(consumer.log, 50);
     EXPECT_NE(log.find("leaving consumer group"), std::string::npos) << log;
@@ -271,7 +268,8 @@ TEST_F(consumer_process, three_members_one_killed_mid_batch_every_record_stored_
     if (!settled) {
         stop = true;
         load.join();
-        FAIL() << "group never settled\n" << pulsestream::test_support::tail_of_file(members[0].log);
+        FAIL() << "group never settled\n"
+               << pulsestream::test_support::tail_of_file(members[0].log);
     }
     // A member under continuous load is between poll and commit almost all the time.
     ASSERT_TRUE(members[1].process.signal(SIGKILL));

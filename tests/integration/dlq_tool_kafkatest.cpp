@@ -102,12 +102,14 @@ protected:
             source.key = "device-" + std::to_string(i);
             source.value = "value\t" + std::to_string(i);
             source.headers = {{"trace", "t" + std::to_string(i)}};
-            if (counts[i] > 0) source.headers.emplace_back("dlq.replay.count", std::to_string(counts[i]));
+            if (counts[i] > 0)
+                source.headers.emplace_back("dlq.replay.count", std::to_string(counts[i]));
             messages.push_back(consumer::make_dlq_message(std::move(source),
                                                           consumer::failure_class::validation,
                                                           "eventType: too short", "tester", 42));
         }
-        auto delivered = producer_->async_produce_all(dlq_, std::move(messages), boost::asio::use_future);
+        auto delivered =
+            producer_->async_produce_all(dlq_, std::move(messages), boost::asio::use_future);
         ASSERT_EQ(delivered.wait_for(30s), std::future_status::ready);
         delivered.get();
     }
@@ -116,12 +118,14 @@ protected:
     std::vector<read_record> read_raw(std::size_t expected) {
         char err[512];
         kafka::conf_ptr conf(rd_kafka_conf_new());
-        rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_->bootstrap_servers().c_str(), err, sizeof err);
+        rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_->bootstrap_servers().c_str(),
+                          err, sizeof err);
         rd_kafka_conf_set(conf.get(), "group.id", "reader", err, sizeof err);
         kafka::handle_ptr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof err));
         kafka::partition_list_ptr list(rd_kafka_topic_partition_list_new(2));
         for (int p = 0; p < 2; ++p) {
-            rd_kafka_topic_partition_list_add(list.get(), raw_.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(list.get(), raw_.c_str(), p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
         }
         rd_kafka_assign(rk.get(), list.get());
         std::vector<read_record> out;
@@ -130,7 +134,8 @@ protected:
             kafka::message_ptr msg(rd_kafka_consumer_poll(rk.get(), 100));
             if (!msg || msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
             read_record r;
-            if (msg->key != nullptr) r.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
+            if (msg->key != nullptr)
+                r.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
             r.value.assign(static_cast<const char*>(msg->payload), msg->len);
             r.headers = consumer::headers_of(*msg);
             out.push_back(std::move(r));
@@ -143,13 +148,15 @@ protected:
         std::int64_t total = 0;
         char err[512];
         kafka::conf_ptr conf(rd_kafka_conf_new());
-        rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_->bootstrap_servers().c_str(), err, sizeof err);
+        rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_->bootstrap_servers().c_str(),
+                          err, sizeof err);
         kafka::handle_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof err));
         for (int p = 0; p < 2; ++p) {
             std::int64_t low = 0;
             std::int64_t high = 0;
-            EXPECT_EQ(rd_kafka_query_watermark_offsets(rk.get(), raw_.c_str(), p, &low, &high, 10000),
-                      RD_KAFKA_RESP_ERR_NO_ERROR);
+            EXPECT_EQ(
+                rd_kafka_query_watermark_offsets(rk.get(), raw_.c_str(), p, &low, &high, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
             total += high;
         }
         return total;
@@ -189,7 +196,8 @@ TEST_F(dlq_tool, list_prints_every_record_with_key_offset_and_headers) {
 
     const auto text = run({"list"});
     ASSERT_EQ(text.exit_code, 0) << text.output;
-    EXPECT_NE(text.output.find("partition 0 offset 2 key device-2"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("partition 0 offset 2 key device-2"), std::string::npos)
+        << text.output;
     EXPECT_NE(text.output.find("dlq.error.class: validation"), std::string::npos);
     EXPECT_NE(text.output.find("3 record(s)"), std::string::npos);
 }
@@ -208,9 +216,11 @@ TEST_F(dlq_tool, replay_increments_the_count_refuses_past_the_limit_and_dry_run_
     ASSERT_EQ(raw.size(), 1U);
     EXPECT_EQ(raw[0].key, "device-0");
     EXPECT_EQ(raw[0].value, "value\t0");
-    EXPECT_EQ(std::string(consumer::find_header(raw[0].headers, "dlq.replay.count").value_or("")), "1");
+    EXPECT_EQ(std::string(consumer::find_header(raw[0].headers, "dlq.replay.count").value_or("")),
+              "1");
     EXPECT_EQ(std::string(consumer::find_header(raw[0].headers, "trace").value_or("")), "t0");
-    EXPECT_FALSE(consumer::find_header(raw[0].headers, "dlq.error.class"));  // only the count travels
+    EXPECT_FALSE(
+        consumer::find_header(raw[0].headers, "dlq.error.class"));  // only the count travels
 
     const auto all = run({"replay", "--all", "--max-replays", "3"});
     EXPECT_EQ(all.exit_code, 1) << all.output;  // the record replayed 3 times is refused
@@ -225,7 +235,7 @@ TEST_F(dlq_tool, replay_increments_the_count_refuses_past_the_limit_and_dry_run_
     EXPECT_EQ(with_count_two, 1);  // device-2 went from 1 to 2
 
     EXPECT_EQ(run({"replay", "--offset", "7"}).exit_code, 1);  // no such record
-    EXPECT_EQ(run({"replay"}).exit_code, 2);                     // nothing chosen
+    EXPECT_EQ(run({"replay"}).exit_code, 2);                   // nothing chosen
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 // replays chosen records to metrics.raw with dlq.replay.count incremented, refusing records
 // already replayed --max-replays times. Brokers and topics come from KAFKA_BROKERS,
 // KAFKA_DLQ_TOPIC and KAFKA_TOPIC unless flags say otherwise.
-#include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdio>
@@ -84,8 +84,8 @@ std::vector<dlq_record> read_all(const std::string& brokers, const std::string& 
     for (int p = 0; p < partitions; ++p) {
         std::int64_t low = 0;
         std::int64_t high = 0;
-        if (const auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low,
-                                                            &high, 10000);
+        if (const auto e =
+                rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, 10000);
             e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(e));
         }
@@ -104,13 +104,15 @@ std::vector<dlq_record> read_all(const std::string& brokers, const std::string& 
         r.partition = msg->partition;
         r.offset = msg->offset;
         if (msg->key != nullptr) r.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
-        if (msg->payload != nullptr) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+        if (msg->payload != nullptr)
+            r.value.assign(static_cast<const char*>(msg->payload), msg->len);
         r.headers = consumer::headers_of(*msg);
         out.push_back(std::move(r));
         --remaining;
     }
     rd_kafka_consumer_close(rk.get());
-    if (remaining > 0) std::fprintf(stderr, "warning: %lld records not read\n", static_cast<long long>(remaining));
+    if (remaining > 0)
+        std::fprintf(stderr, "warning: %lld records not read\n", static_cast<long long>(remaining));
     return out;
 }
 
@@ -134,7 +136,8 @@ void print(const std::vector<dlq_record>& records, bool json) {
     for (const auto& r : records) {
         std::cout << "partition " << r.partition << " offset " << r.offset << " key "
                   << r.key.value_or("<null>") << '\n';
-        for (const auto& [name, value] : r.headers) std::cout << "  " << name << ": " << value << '\n';
+        for (const auto& [name, value] : r.headers)
+            std::cout << "  " << name << ": " << value << '\n';
         std::cout << "  value: " << r.value << "\n\n";
     }
     std::cout << records.size() << " record(s)\n";
@@ -167,9 +170,10 @@ int replay(const std::string& brokers, const std::string& dlq_topic, const std::
             ++refused;
             continue;
         }
-        std::cout << (dry_run ? "would replay " : "replaying ") << r.partition << ":" << r.offset
-                  << " (" << consumer::find_header(r.headers, consumer::dlq_header::error_class).value_or("?")
-                  << ", replay " << count + 1 << ") to " << target << '\n';
+        std::cout
+            << (dry_run ? "would replay " : "replaying ") << r.partition << ":" << r.offset << " ("
+            << consumer::find_header(r.headers, consumer::dlq_header::error_class).value_or("?")
+            << ", replay " << count + 1 << ") to " << target << '\n';
         messages.push_back(consumer::make_replay_message(r.key, r.value, r.headers));
     }
     int missing = 0;
@@ -185,7 +189,8 @@ int replay(const std::string& brokers, const std::string& dlq_topic, const std::
         pc.client_id = "pulsestream-dlq-tool";
         kafka::producer producer(std::move(pc));
         const auto n = messages.size();
-        auto delivered = producer.async_produce_all(target, std::move(messages), boost::asio::use_future);
+        auto delivered =
+            producer.async_produce_all(target, std::move(messages), boost::asio::use_future);
         if (delivered.wait_for(60s) != std::future_status::ready) {
             throw std::runtime_error("replay not acknowledged within 60 s");
         }
@@ -217,13 +222,15 @@ int main(int argc, char** argv) {
     bool all = false;
     bool dry_run = false;
     std::uint32_t max_replays = 3;
-    auto* offset_opt = replay_cmd->add_option("--offset", positions,
-                                              "record to replay: OFFSET (partition 0) or PARTITION:OFFSET; repeatable");
+    auto* offset_opt = replay_cmd->add_option(
+        "--offset", positions,
+        "record to replay: OFFSET (partition 0) or PARTITION:OFFSET; repeatable");
     auto* all_opt = replay_cmd->add_flag("--all", all, "replay every record");
     offset_opt->excludes(all_opt);
     replay_cmd->add_flag("--dry-run", dry_run, "print what would be replayed, produce nothing");
-    replay_cmd->add_option("--max-replays", max_replays,
-                           "refuse records whose dlq.replay.count reached this")
+    replay_cmd
+        ->add_option("--max-replays", max_replays,
+                     "refuse records whose dlq.replay.count reached this")
         ->check(CLI::Range(1U, 1000U));
 
     CLI11_PARSE(app, argc, argv);

@@ -52,9 +52,9 @@ struct rejection {
 
 /// What to do with each record of a batch.
 struct batch_plan {
-    std::vector<core::event> rows;          ///< valid events, in batch order
-    std::vector<std::size_t> row_records;   ///< rows[i] comes from batch[row_records[i]]
-    std::vector<rejection> rejected;        ///< parse and validation failures, in batch order
+    std::vector<core::event> rows;         ///< valid events, in batch order
+    std::vector<std::size_t> row_records;  ///< rows[i] comes from batch[row_records[i]]
+    std::vector<rejection> rejected;       ///< parse and validation failures, in batch order
 };
 
 /// Parses and validates every record with the gateway's rules (core::parse_kafka_value).

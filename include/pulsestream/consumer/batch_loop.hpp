@@ -78,9 +78,8 @@ class batch_loop {
 public:
     /// Creates the group member (which subscribes at once). `producer`, `writer`, `metrics`
     /// and `health` must outlive the loop. Throws like group_member's constructor.
-    batch_loop(loop_options options, group_member_config member_config,
-               kafka::producer& producer, sharded_writer& writer,
-               metrics::consumer_metrics& metrics, health_state& health);
+    batch_loop(loop_options options, group_member_config member_config, kafka::producer& producer,
+               sharded_writer& writer, metrics::consumer_metrics& metrics, health_state& health);
     ~batch_loop();
     batch_loop(const batch_loop&) = delete;
     batch_loop& operator=(const batch_loop&) = delete;

@@ -50,7 +50,7 @@ struct source_record {
     std::int64_t timestamp_ms = -1;  ///< the record's timestamp; -1 when it has none
     std::optional<std::string> key;  ///< nullopt for a null key
     std::string value;
-    kafka::header_list headers;      ///< the record's own headers, in order
+    kafka::header_list headers;  ///< the record's own headers, in order
 };
 
 /// Longest `dlq.error.message` written (bytes; cut at a UTF-8 character boundary).

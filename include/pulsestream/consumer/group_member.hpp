@@ -15,6 +15,7 @@
 /// `high_watermark()` may be called from that thread only. Not copyable or movable
 /// (librdkafka holds `this`).
 
+#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,8 +25,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/system/error_code.hpp>
 
 #include "pulsestream/kafka/handles.hpp"
 
@@ -40,9 +39,9 @@ struct partition_offset {
 };
 
 struct group_member_config {
-    std::string brokers;      ///< `bootstrap.servers`
-    std::string group_id;     ///< `group.id`
-    std::string topic;        ///< the one subscribed topic
+    std::string brokers;   ///< `bootstrap.servers`
+    std::string group_id;  ///< `group.id`
+    std::string topic;     ///< the one subscribed topic
     std::string client_id = "pulsestream-consumer";
     std::chrono::milliseconds session_timeout{10000};
     /// `max.poll.interval.ms`: longest time between polls before librdkafka leaves the group.

@@ -23,16 +23,14 @@
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <pqxx/connection>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <pqxx/connection>
 
 #include "pulsestream/core/event.hpp"
 
@@ -56,9 +54,9 @@ struct refused_row {
 
 /// The outcome of a batch that was committed.
 struct write_report {
-    std::size_t inserted = 0;            ///< new rows in `events`
-    std::size_t duplicates = 0;          ///< rows skipped by ON CONFLICT (already stored)
-    std::vector<refused_row> refused;    ///< ascending by index; empty without data errors
+    std::size_t inserted = 0;          ///< new rows in `events`
+    std::size_t duplicates = 0;        ///< rows skipped by ON CONFLICT (already stored)
+    std::vector<refused_row> refused;  ///< ascending by index; empty without data errors
 };
 
 /// A transient failure: nothing of the call was committed.
