@@ -1,6 +1,8 @@
 // The consumer in-process (consumer::app) against a private PostgreSQL 15 and librdkafka's mock
 // cluster: the original's defects 1, 2 and 10 (consumer parts) as named regression tests, poison
 // pills, redelivery, a PostgreSQL outage under load, rebalances, and the HTTP endpoints.
+// TEST_LOG_INFO=1 shows the consumer's info log; TEST_ASSIGNOR=cooperative-sticky runs the group
+// with that assignor instead of the default (range).
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -455,6 +457,38 @@ TEST_F(consumer_pipeline,
     EXPECT_EQ(end_offset(dlq_topic_, 0), 0);  // nothing dead-lettered
     EXPECT_TRUE(wait_until([&] { return app->health().ready(); }, 15s));
     app->shutdown(20s);
+}
+
+TEST_F(consumer_pipeline, shutdown_while_the_database_is_down_abandons_the_batch_uncommitted) {
+    std::vector<event> events;
+    for (int i = 0; i < 300; ++i) events.push_back(make_event(random_device()));
+    produce_events(events);
+    auto app = start_consumer();
+    ASSERT_EQ(await_rows(300), 300);
+    ASSERT_TRUE(wait_until([&] { return all_committed(group_); }, 15s));
+    const auto before = committed(group_);
+
+    pg_->stop();
+    std::vector<event> more;
+    for (int i = 0; i < 300; ++i) more.push_back(make_event(random_device()));
+    produce_events(more);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return app->metrics().serialize().find("pulsestream_consumer_db_retries_total 0") ==
+                   std::string::npos;
+        },
+        20s));
+    // Stop mid-retry: nothing of the unstored batch may be committed.
+    EXPECT_TRUE(app->shutdown(10s));
+    EXPECT_FALSE(app->failed());
+    EXPECT_EQ(committed(group_), before);
+
+    pg_->start_again();
+    auto next = start_consumer();
+    EXPECT_EQ(await_rows(600), 600);
+    EXPECT_TRUE(wait_until([&] { return all_committed(group_); }, 15s));
+    EXPECT_EQ(end_offset(dlq_topic_, 0), 0);
+    next->shutdown(20s);
 }
 
 TEST_F(consumer_pipeline, members_joining_and_leaving_under_load_store_every_record_once) {
