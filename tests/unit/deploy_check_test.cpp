@@ -1,0 +1,129 @@
+// The deployment files agree with the code (tools/check-deploy): compose files, Dockerfile,
+// Prometheus, Grafana and nginx are checked statically; every PulseStream service's environment
+// is fed to the real configuration loaders; and a planted mistake makes the check fail.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "pulsestream/core/config.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+
+// Debian's python3 is the one python3-yaml installs for; any other python3 may lack PyYAML.
+std::string python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+
+struct run_result {
+    int exit_code = -1;
+    std::string output;
+};
+
+run_result check_deploy(const std::string& args) {
+    const std::string command =
+        python() + " '" + (repo_root() / "tools/check-deploy").string() + "' " + args + " 2>&1";
+    run_result result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        result.output.append(buffer.data(), n);
+    }
+    const int status = ::pclose(pipe);
+    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    return result;
+}
+
+pulsestream::core::env_lookup lookup_of(const json& env) {
+    std::map<std::string, std::string, std::less<>> vars;
+    for (const auto& [name, value] : env.items()) vars[name] = value.get<std::string>();
+    return pulsestream::core::env_from_map(std::move(vars));
+}
+
+std::string joined(const pulsestream::core::config_errors& errors) {
+    std::string out;
+    for (const auto& m : errors.messages) out += "\n  " + m;
+    return out;
+}
+
+TEST(deploy_check, the_deployment_files_pass_the_static_checks) {
+    const auto result = check_deploy("--static");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find(" passed, 0 failed"), std::string::npos) << result.output;
+}
+
+TEST(deploy_check, every_compose_service_environment_is_a_valid_configuration) {
+    const auto result = check_deploy("--env-json");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const auto files = json::parse(result.output);
+    int gateways = 0;
+    int consumers = 0;
+    for (const auto& [file, services] : files.items()) {
+        for (const auto& [name, service] : services.items()) {
+            const auto where = file + " " + name;
+            if (service["role"] == "gateway") {
+                ++gateways;
+                const auto config =
+                    pulsestream::core::load_gateway_config(lookup_of(service["env"]));
+                ASSERT_TRUE(config.has_value()) << where << joined(config.error());
+                EXPECT_EQ(config->port, 3000) << where;
+                EXPECT_EQ(config->host, "0.0.0.0") << where;
+                EXPECT_EQ(config->shared.kafka_topic, "metrics.raw") << where;
+            } else if (service["role"] == "consumer") {
+                ++consumers;
+                const auto config =
+                    pulsestream::core::load_consumer_config(lookup_of(service["env"]));
+                ASSERT_TRUE(config.has_value()) << where << joined(config.error());
+                EXPECT_EQ(config->consumer_port, 3001) << where;
+                EXPECT_EQ(config->group_id, "pulsestream-metrics-group") << where;
+            }
+        }
+    }
+    EXPECT_EQ(gateways, 3);  // one in docker-compose.yml, two in docker-compose.scale.yml
+    EXPECT_EQ(consumers, 3);
+}
+
+TEST(deploy_check, a_variable_no_binary_reads_fails_the_check) {
+    std::mt19937_64 gen{std::random_device{}()};
+    const fs::path copy =
+        fs::temp_directory_path() / ("pulsestream-deploy-check-" + std::to_string(gen()));
+    fs::create_directories(copy);
+    const auto root = repo_root();
+    for (const char* item : {"docker-compose.yml", "docker-compose.scale.yml", "Dockerfile",
+                             ".dockerignore", "schema.sql", "CMakeLists.txt", "CMakePresets.json",
+                             "cmake", "include", "src", "tools", "deploy", "prometheus", "docs"}) {
+        if (fs::exists(root / item)) {
+            fs::copy(root / item, copy / item, fs::copy_options::recursive);
+        }
+    }
+    {
+        // The last service-level environment entry of the consumer gains a variable nobody reads.
+        std::ifstream in(copy / "docker-compose.yml");
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string anchor = "      RETENTION_DAYS: \"14\"\n";
+        const auto at = text.find(anchor);
+        ASSERT_NE(at, std::string::npos);
+        text.insert(at + anchor.size(), "      RETENTION_DAYZ: \"7\"\n");
+        std::ofstream(copy / "docker-compose.yml", std::ios::trunc) << text;
+    }
+    const auto result = check_deploy("--static --root '" + copy.string() + "'");
+    fs::remove_all(copy);
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_NE(result.output.find("not read by pulsestream-consumer: RETENTION_DAYZ"),
+              std::string::npos)
+        << result.output;
+}
+
+}  // namespace
