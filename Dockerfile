@@ -48,7 +48,7 @@ RUN apt-get update \
 
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY schema.sql /usr/share/pulsestream/schema.sql
-COPY deploy/docker/healthcheck.sh /usr/local/bin/pulsestream-healthcheck
+COPY --chmod=0755 deploy/docker/healthcheck.sh /usr/local/bin/pulsestream-healthcheck
 
 USER pulsestream:pulsestream
 EXPOSE 3000 3001
