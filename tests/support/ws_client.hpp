@@ -88,10 +88,16 @@ public:
         });
     }
 
-    /// Sends a close frame with `code`; the server's reply ends the reading.
+    /// Sends a close frame with `code`; the server's reply (close_code()) ends the reading.
     void close(boost::beast::websocket::close_code code = boost::beast::websocket::close_code::normal) {
         boost::asio::post(ioc_, [this, code] {
-            ws_.async_close(code, [](boost::system::error_code) {});
+            closing_ = true;
+            ws_.async_close(code, [this](boost::system::error_code ec) {
+                std::lock_guard lock(mutex_);
+                ended_ = true;
+                error_ = ec;
+                if (!ec) close_code_ = ws_.reason().code;
+            });
         });
     }
 
@@ -156,6 +162,7 @@ private:
     void read() {
         ws_.async_read(buffer_, [this](boost::system::error_code ec, std::size_t) {
             std::lock_guard lock(mutex_);
+            if (ec && closing_) return;  // our close() reports the end
             if (ec) {
                 ended_ = true;
                 error_ = ec;
@@ -172,7 +179,8 @@ private:
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
     boost::beast::flat_buffer buffer_;
-    bool reading_ = true;  // io thread only
+    bool reading_ = true;   // io thread only
+    bool closing_ = false;  // io thread only
     std::thread thread_;
 
     mutable std::mutex mutex_;
