@@ -32,10 +32,24 @@ protected:
     // A modest paced load over both gateways that retries on the other gateway; it runs until
     // finish() interrupts it.
     simulator_process start_load() {
-        std::vector<std::string> args = {"load", "--rate", "60", "--batch", "5", "--connections",
-                                         "6", "--duration", "300", "--retry",
-                                         "--retry-deadline", "150", "--retry-max-delay", "1",
-                                         "--timeout", "10", "--db-deadline", "150"};
+        std::vector<std::string> args = {"load",
+                                         "--rate",
+                                         "60",
+                                         "--batch",
+                                         "5",
+                                         "--connections",
+                                         "6",
+                                         "--duration",
+                                         "300",
+                                         "--retry",
+                                         "--retry-deadline",
+                                         "150",
+                                         "--retry-max-delay",
+                                         "1",
+                                         "--timeout",
+                                         "10",
+                                         "--db-deadline",
+                                         "150"};
         const auto target = stack_->simulator_target_args();
         args.insert(args.end(), target.begin(), target.end());
         return stack_->spawn_simulator(args);

@@ -29,15 +29,16 @@ protected:
     static inline service_gate gate_;
 };
 
-TEST_F(pipeline_load, twenty_thousand_events_through_two_gateways_and_two_consumers_are_as_many_rows) {
+TEST_F(pipeline_load,
+       twenty_thousand_events_through_two_gateways_and_two_consumers_are_as_many_rows) {
     process_stack_options options;
     options.gateways = 2;
     options.consumers = 2;
     process_stack stack(options);
     stack.start();
 
-    std::vector<std::string> args = {"load", "--events", "20000", "--batch", "50",
-                                     "--connections", "8", "--db-deadline", "120"};
+    std::vector<std::string> args = {"load",          "--events", "20000",         "--batch", "50",
+                                     "--connections", "8",        "--db-deadline", "120"};
     const auto target = stack.simulator_target_args();
     args.insert(args.end(), target.begin(), target.end());
     simulator_process sim;
@@ -55,7 +56,8 @@ TEST_F(pipeline_load, twenty_thousand_events_through_two_gateways_and_two_consum
     EXPECT_EQ(stack.event_rows(), 20000);
     // Both members of the group wrote a share.
     for (std::size_t i = 0; i < stack.consumers(); ++i) {
-        EXPECT_GT(stack.consumer_metric(i, "pulsestream_consumer_rows_inserted_total").value_or(0), 0)
+        EXPECT_GT(stack.consumer_metric(i, "pulsestream_consumer_rows_inserted_total").value_or(0),
+                  0)
             << "consumer " << i;
     }
 }

@@ -75,8 +75,7 @@ TEST_F(simulator_scenarios, every_check_passes_against_two_gateways_and_a_consum
          {"stream_open", "stream_auth", "auth_missing_key", "auth_invalid_key",
           "validation_stale_timestamp", "idempotency_concurrent", "trickle", "batch", "gzip",
           "gzip_same_request", "idempotency_replay", "idempotency_key_reused", "metadata",
-          "tenant_isolation", "stream_exactly_once", "storage_exactly_once",
-          "storage_metadata"}) {
+          "tenant_isolation", "stream_exactly_once", "storage_exactly_once", "storage_metadata"}) {
         EXPECT_EQ(status_of(report, name).rfind("PASS", 0), 0u)
             << name << " -> " << status_of(report, name);
     }
@@ -91,7 +90,8 @@ TEST_F(simulator_scenarios, an_unknown_api_key_fails_the_run) {
     ASSERT_TRUE(sim.status() && sim.status()->exited()) << sim.output();
     EXPECT_EQ(sim.status()->exit_code(), 1) << sim.output();
     EXPECT_EQ(report["ok"], false);
-    EXPECT_EQ(status_of(report, "stream_open").rfind("FAIL", 0), 0u) << status_of(report, "stream_open");
+    EXPECT_EQ(status_of(report, "stream_open").rfind("FAIL", 0), 0u)
+        << status_of(report, "stream_open");
     EXPECT_EQ(status_of(report, "trickle").rfind("FAIL", 0), 0u) << status_of(report, "trickle");
     EXPECT_EQ(status_of(report, "tenant_isolation").rfind("SKIP", 0), 0u);
 }
@@ -99,13 +99,14 @@ TEST_F(simulator_scenarios, an_unknown_api_key_fails_the_run) {
 TEST_F(simulator_scenarios, an_unreachable_gateway_fails_the_run) {
     const std::string nowhere = "http://127.0.0.1:" + std::to_string(free_tcp_port());
     simulator_process sim;
-    const auto report = run({"--gateway", stack_->gateway_url(0), "--gateway", nowhere,
-                             "--timeout", "2", "--no-database-check"},
+    const auto report = run({"--gateway", stack_->gateway_url(0), "--gateway", nowhere, "--timeout",
+                             "2", "--no-database-check"},
                             sim);
 
     ASSERT_TRUE(sim.status() && sim.status()->exited()) << sim.output();
     EXPECT_EQ(sim.status()->exit_code(), 1) << sim.output();
-    EXPECT_EQ(status_of(report, "stream_open").rfind("FAIL", 0), 0u) << status_of(report, "stream_open");
+    EXPECT_EQ(status_of(report, "stream_open").rfind("FAIL", 0), 0u)
+        << status_of(report, "stream_open");
     EXPECT_EQ(status_of(report, "storage_exactly_once").rfind("SKIP", 0), 0u);
 }
 

@@ -97,9 +97,7 @@ std::string binaries::missing() {
 
 nlohmann::json simulator_process::progress() const { return read_json(progress_); }
 
-std::uint64_t simulator_process::accepted() const {
-    return counter(progress(), "events_accepted");
-}
+std::uint64_t simulator_process::accepted() const { return counter(progress(), "events_accepted"); }
 
 bool simulator_process::wait_accepted(std::uint64_t count, std::chrono::milliseconds deadline) {
     return wait_until([&] { return accepted() >= count || !process_.running(); }, deadline, 50ms) &&
@@ -206,10 +204,14 @@ void process_stack::start_devbroker() {
         devbroker_.port = free_tcp_port();
         spawn_options spawn;
         spawn.argv = {binaries::devbroker().string(),
-                      "--brokers", std::to_string(options_.brokers),
-                      "--partitions", std::to_string(options_.partitions),
-                      "--bootstrap-file", bootstrap_file.string(),
-                      "--control-port", std::to_string(devbroker_.port)};
+                      "--brokers",
+                      std::to_string(options_.brokers),
+                      "--partitions",
+                      std::to_string(options_.partitions),
+                      "--bootstrap-file",
+                      bootstrap_file.string(),
+                      "--control-port",
+                      std::to_string(devbroker_.port)};
         spawn.log_file = devbroker_.log;
         devbroker_.process = child_process::spawn(spawn);
         if (wait_until([&] { return fs::exists(bootstrap_file) || !devbroker_.process.running(); },
@@ -249,26 +251,26 @@ void process_stack::launch_consumer(service& c) {
     spawn_options spawn;
     spawn.argv = {binaries::consumer().string()};
     spawn.log_file = c.log;
-    spawn.env = merged({{"HOST", "127.0.0.1"},
-                        {"CONSUMER_PORT", std::to_string(c.port)},
-                        {"DATABASE_URL", postgres_.url()},
-                        {"KAFKA_BROKERS", bootstrap_},
-                        {"KAFKA_SESSION_TIMEOUT_MS",
-                         std::to_string(options_.session_timeout.count())},
-                        {"BATCH_MAX_WAIT_MS", "100"},
-                        {"LOG_LEVEL", options_.log_level},
-                        {"LOG_FORMAT", "text"}},
-                       options_.consumer_env);
+    spawn.env =
+        merged({{"HOST", "127.0.0.1"},
+                {"CONSUMER_PORT", std::to_string(c.port)},
+                {"DATABASE_URL", postgres_.url()},
+                {"KAFKA_BROKERS", bootstrap_},
+                {"KAFKA_SESSION_TIMEOUT_MS", std::to_string(options_.session_timeout.count())},
+                {"BATCH_MAX_WAIT_MS", "100"},
+                {"LOG_LEVEL", options_.log_level},
+                {"LOG_FORMAT", "text"}},
+               options_.consumer_env);
     c.process = child_process::spawn(spawn);
 }
 
 void process_stack::wait_ready(service& s, const char* what) {
-    const bool ready = wait_until(
-        [&] { return !s.process.running() || http_status(s.port, "/readyz") == 200; },
-        options_.start_deadline, 50ms);
+    const bool ready =
+        wait_until([&] { return !s.process.running() || http_status(s.port, "/readyz") == 200; },
+                   options_.start_deadline, 50ms);
     if (!s.process.running()) {
-        fail(std::string(what) + " " + s.name + " exited: " +
-             (s.process.status() ? s.process.status()->describe() : "?"));
+        fail(std::string(what) + " " + s.name +
+             " exited: " + (s.process.status() ? s.process.status()->describe() : "?"));
     }
     if (!ready) {
         fail(std::string(what) + " " + s.name + " on port " + std::to_string(s.port) +

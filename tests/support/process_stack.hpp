@@ -117,17 +117,20 @@ public:
     /// Starts gateway `i` (again) on its port and waits until it is ready.
     void start_gateway(std::size_t i);
     /// Sends `sig` and waits up to `grace` for the exit (then SIGKILL).
-    std::optional<exit_status> stop_gateway(std::size_t i, int sig = SIGTERM,
-                                            std::chrono::milliseconds grace = std::chrono::seconds(30));
+    std::optional<exit_status> stop_gateway(
+        std::size_t i, int sig = SIGTERM,
+        std::chrono::milliseconds grace = std::chrono::seconds(30));
 
     [[nodiscard]] std::size_t consumers() const { return consumers_.size(); }
     [[nodiscard]] std::uint16_t consumer_port(std::size_t i) const { return consumers_.at(i).port; }
     /// Starts consumer `i` (again); with `wait_ready`, waits until /readyz says 200.
     void start_consumer(std::size_t i, bool wait_ready = true);
-    std::optional<exit_status> stop_consumer(std::size_t i, int sig = SIGTERM,
-                                             std::chrono::milliseconds grace = std::chrono::seconds(30));
+    std::optional<exit_status> stop_consumer(
+        std::size_t i, int sig = SIGTERM,
+        std::chrono::milliseconds grace = std::chrono::seconds(30));
     /// Value of an unlabelled series of consumer `i`'s /metrics (nullopt if absent/unreachable).
-    [[nodiscard]] std::optional<double> consumer_metric(std::size_t i, const std::string& name) const;
+    [[nodiscard]] std::optional<double> consumer_metric(std::size_t i,
+                                                        const std::string& name) const;
 
     /// One line on the devbroker's control port (`down 2`, `up 2`, `status`); returns the
     /// reply line. Throws std::runtime_error when the devbroker cannot be reached.
@@ -145,7 +148,8 @@ public:
     simulator_process spawn_simulator(const std::vector<std::string>& args);
     /// Runs the simulator to its end (deadline, then killed) and returns its report.
     nlohmann::json run_simulator(const std::vector<std::string>& args,
-                                 std::chrono::milliseconds deadline, simulator_process* process = nullptr);
+                                 std::chrono::milliseconds deadline,
+                                 simulator_process* process = nullptr);
 
     /// The last lines of every log of the stack, for failure messages.
     [[nodiscard]] std::string logs() const;

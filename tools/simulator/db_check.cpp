@@ -33,7 +33,8 @@ row_count count_rows(const std::string& database_url, const std::vector<std::str
     pqxx::nontransaction tx(conn);
     constexpr std::size_t chunk = 10000;
     for (std::size_t i = 0; i < list.size(); i += chunk) {
-        const auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(list.size(), i + chunk));
+        const auto last =
+            list.begin() + static_cast<std::ptrdiff_t>(std::min(list.size(), i + chunk));
         const auto row = tx.exec_params1(
             "SELECT count(*), count(DISTINCT id) FROM events WHERE id = ANY($1::uuid[])",
             array_literal(list.begin() + static_cast<std::ptrdiff_t>(i), last));
@@ -57,8 +58,8 @@ row_count wait_for_rows(const std::string& database_url, const std::vector<std::
         }
         const auto now = std::chrono::steady_clock::now();
         count.waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-        const bool settled = count.error.empty() &&
-                             (count.distinct == count.ids || count.rows > count.distinct);
+        const bool settled =
+            count.error.empty() && (count.distinct == count.ids || count.rows > count.distinct);
         if (settled || now >= end) {
             return count;
         }

@@ -12,9 +12,9 @@ namespace pulsestream::simulator {
 /// `http://host[:port][/]`: where one gateway listens. Only plain HTTP (the gateway serves no
 /// TLS; put a TLS terminator in front of it in production).
 struct endpoint {
-    std::string host;      ///< name or address, without brackets
-    std::string port;      ///< decimal, "80" when the URL names none
-    std::string url;       ///< normalised `http://host:port`, for messages
+    std::string host;         ///< name or address, without brackets
+    std::string port;         ///< decimal, "80" when the URL names none
+    std::string url;          ///< normalised `http://host:port`, for messages
     std::string host_header;  ///< value of the Host header
 };
 

@@ -46,7 +46,8 @@ void http_connection::close() {
 
 net::awaitable<boost::system::error_code> http_connection::connect() {
     if (addresses_.empty()) {
-        auto [ec, results] = co_await resolver_.async_resolve(target_.host, target_.port, use_tuple);
+        auto [ec, results] =
+            co_await resolver_.async_resolve(target_.host, target_.port, use_tuple);
         if (ec) {
             co_return ec;
         }

@@ -41,7 +41,8 @@ double latency_histogram::percentile_ms(double p) const {
     if (count_ == 0) {
         return 0;
     }
-    const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+    const auto rank =
+        static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
         seen += buckets_[i];

@@ -117,8 +117,9 @@ private:
         stopping_ = true;
         interrupted_ = true;
         if (!opts_.json) {
-            std::fprintf(stderr, "\nstopping: no new requests; waiting for those in flight "
-                                 "(again to abandon them)\n");
+            std::fprintf(stderr,
+                         "\nstopping: no new requests; waiting for those in flight "
+                         "(again to abandon them)\n");
         }
         signals_.async_wait([this](const boost::system::error_code& ec, int) {
             if (!ec) {
@@ -137,9 +138,9 @@ private:
         }
         auto at = clock_type::now();
         if (opts_.rate > 0) {
-            at = started_ + std::chrono::duration_cast<clock_type::duration>(
-                                std::chrono::duration<double>(static_cast<double>(issued_) /
-                                                              opts_.rate));
+            at = started_ +
+                 std::chrono::duration_cast<clock_type::duration>(
+                     std::chrono::duration<double>(static_cast<double>(issued_) / opts_.rate));
         }
         if (total_requests_ == 0 && at >= started_ + opts_.duration) {
             return std::nullopt;
@@ -234,11 +235,11 @@ private:
                 co_return;
             }
             const std::string code = r.ok() ? error_code_of(r.body()) : std::string{};
-            const bool retryable = !r.ok() || status == 503 ||
-                                   (status == 409 && code == "idempotency_in_progress");
+            const bool retryable =
+                !r.ok() || status == 503 || (status == 409 && code == "idempotency_in_progress");
             maybe_stored = maybe_stored || retryable;
-            const std::string what = conn.target().url + ": " + r.describe() +
-                                     (code.empty() ? "" : " " + code);
+            const std::string what =
+                conn.target().url + ": " + r.describe() + (code.empty() ? "" : " " + code);
             if (!opts_.retry || !retryable || clock_type::now() >= deadline) {
                 ++stats_.requests_failed;
                 record_failure(what);
@@ -253,7 +254,8 @@ private:
             auto delay = backoff;
             if (const auto retry_after = r.header("Retry-After"); !retry_after.empty()) {
                 int seconds = 0;
-                std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
+                std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(),
+                                seconds);
                 delay = milliseconds(seconds * 1000);
             }
             delay = std::min(delay, opts_.retry_max_delay);
@@ -290,14 +292,16 @@ private:
             const auto now = clock_type::now();
             if (interactive_ && !done_ && now - last_print >= std::chrono::seconds(1)) {
                 const double seconds = std::chrono::duration<double>(now - last_print).count();
-                const double rate = static_cast<double>(stats_.events_accepted - last_events) / seconds;
-                std::printf("\r%6.1fs  %8.0f ev/s  accepted %llu  rejected %llu  retries %llu  "
-                            "p99 %.1f ms   ",
-                            std::chrono::duration<double>(now - started_).count(), rate,
-                            static_cast<unsigned long long>(stats_.events_accepted),
-                            static_cast<unsigned long long>(stats_.requests_failed),
-                            static_cast<unsigned long long>(stats_.retries),
-                            stats_.latency.percentile_ms(99));
+                const double rate =
+                    static_cast<double>(stats_.events_accepted - last_events) / seconds;
+                std::printf(
+                    "\r%6.1fs  %8.0f ev/s  accepted %llu  rejected %llu  retries %llu  "
+                    "p99 %.1f ms   ",
+                    std::chrono::duration<double>(now - started_).count(), rate,
+                    static_cast<unsigned long long>(stats_.events_accepted),
+                    static_cast<unsigned long long>(stats_.requests_failed),
+                    static_cast<unsigned long long>(stats_.retries),
+                    stats_.latency.percentile_ms(99));
                 std::fflush(stdout);
                 last_print = now;
                 last_events = stats_.events_accepted;
@@ -350,8 +354,7 @@ storage_result check_storage(const options& opts, const load_stats& stats) {
     return result;
 }
 
-nlohmann::json to_json(const options& opts, load_run& run, const storage_result& storage,
-                       bool ok) {
+nlohmann::json to_json(const options& opts, load_run& run, const storage_result& storage, bool ok) {
     const auto& s = run.stats();
     nlohmann::json gateways = nlohmann::json::array();
     for (const auto& gw : opts.gateways) {
@@ -366,22 +369,27 @@ nlohmann::json to_json(const options& opts, load_run& run, const storage_result&
         {"connections", opts.connections},
         {"batch", opts.batch},
         {"rate", opts.rate},
-        {"requests", {{"sent", s.requests_sent}, {"accepted", s.requests_accepted},
-                      {"failed", s.requests_failed}, {"replayed", s.replays}}},
-        {"events", {{"sent", s.events_sent}, {"accepted", s.events_accepted},
-                    {"unique_accepted", std::set<std::string>(s.accepted_ids.begin(),
-                                                              s.accepted_ids.end())
-                                            .size()},
-                    {"unresolved", s.unresolved_ids.size()}}},
+        {"requests",
+         {{"sent", s.requests_sent},
+          {"accepted", s.requests_accepted},
+          {"failed", s.requests_failed},
+          {"replayed", s.replays}}},
+        {"events",
+         {{"sent", s.events_sent},
+          {"accepted", s.events_accepted},
+          {"unique_accepted",
+           std::set<std::string>(s.accepted_ids.begin(), s.accepted_ids.end()).size()},
+          {"unresolved", s.unresolved_ids.size()}}},
         {"retries", s.retries},
         {"id_mismatches", s.id_mismatches},
         {"attempts_by_status", s.attempts_by_status},
-        {"latency_ms", {{"count", s.latency.count()},
-                        {"p50", s.latency.percentile_ms(50)},
-                        {"p90", s.latency.percentile_ms(90)},
-                        {"p99", s.latency.percentile_ms(99)},
-                        {"max", s.latency.max_ms()},
-                        {"mean", s.latency.mean_ms()}}},
+        {"latency_ms",
+         {{"count", s.latency.count()},
+          {"p50", s.latency.percentile_ms(50)},
+          {"p90", s.latency.percentile_ms(90)},
+          {"p99", s.latency.percentile_ms(99)},
+          {"max", s.latency.max_ms()},
+          {"mean", s.latency.mean_ms()}}},
         {"failures", s.failure_samples},
     };
     if (storage.checked) {
@@ -401,12 +409,13 @@ nlohmann::json to_json(const options& opts, load_run& run, const storage_result&
 void print_text(const options& opts, load_run& run, const storage_result& storage, bool ok) {
     const auto& s = run.stats();
     const double seconds = std::max(0.001, std::chrono::duration<double>(run.elapsed()).count());
-    std::printf("Load: %llu requests (%llu events) in %.1f s over %d connection(s) to %zu "
-                "gateway(s)%s: %.0f accepted events/s\n",
-                static_cast<unsigned long long>(s.requests_sent),
-                static_cast<unsigned long long>(s.events_sent), seconds, opts.connections,
-                opts.gateways.size(), run.interrupted() ? " (interrupted)" : "",
-                static_cast<double>(s.events_accepted) / seconds);
+    std::printf(
+        "Load: %llu requests (%llu events) in %.1f s over %d connection(s) to %zu "
+        "gateway(s)%s: %.0f accepted events/s\n",
+        static_cast<unsigned long long>(s.requests_sent),
+        static_cast<unsigned long long>(s.events_sent), seconds, opts.connections,
+        opts.gateways.size(), run.interrupted() ? " (interrupted)" : "",
+        static_cast<double>(s.events_accepted) / seconds);
     std::printf("  accepted   %llu events in %llu requests (%llu replayed)\n",
                 static_cast<unsigned long long>(s.events_accepted),
                 static_cast<unsigned long long>(s.requests_accepted),
@@ -432,10 +441,12 @@ void print_text(const options& opts, load_run& run, const storage_result& storag
     }
     if (storage.checked) {
         const auto& c = storage.accepted;
-        std::printf("  storage    %zu/%zu accepted events are rows, %zu rows in all%s (after %lld ms)%s%s\n",
-                    c.distinct, c.ids, c.rows, c.rows > c.distinct ? " (DUPLICATES)" : "",
-                    static_cast<long long>(c.waited.count()),
-                    c.error.empty() ? "" : "; database: ", c.error.c_str());
+        std::printf(
+            "  storage    %zu/%zu accepted events are rows, %zu rows in all%s (after %lld "
+            "ms)%s%s\n",
+            c.distinct, c.ids, c.rows, c.rows > c.distinct ? " (DUPLICATES)" : "",
+            static_cast<long long>(c.waited.count()),
+            c.error.empty() ? "" : "; database: ", c.error.c_str());
         if (!s.unresolved_ids.empty()) {
             std::printf("             %zu of the %zu unresolved events are rows\n",
                         storage.unresolved_rows, s.unresolved_ids.size());

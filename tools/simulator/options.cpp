@@ -11,7 +11,8 @@ constexpr const char* description =
     "pulsestream-simulator: verifies a running PulseStream pipeline (scenario mode, the default)\n"
     "or loads it (load mode: the `load` subcommand, or any load option).";
 
-constexpr const char* footer = R"(Scenario mode opens the live stream (WebSocket /v1/stream) on the LAST --gateway and
+constexpr const char* footer =
+    R"(Scenario mode opens the live stream (WebSocket /v1/stream) on the LAST --gateway and
 posts to all gateways in turn, checking: the stream opens and delivers across gateways;
 missing/invalid API key -> 401; stale timestamp -> 400 validation_failed; three concurrent
 posts with one Idempotency-Key -> one 202, the rest 409 (or replays); a trickle of valid
@@ -111,10 +112,9 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
                          ->check(CLI::Range(0.1, 86400.0))
                          ->capture_default_str()
                          ->group(load);
-    auto* events =
-        app.add_option("--events", opts.events,
-                       "stop after sending this many events (0 = run for --duration)")
-            ->group(load);
+    auto* events = app.add_option("--events", opts.events,
+                                  "stop after sending this many events (0 = run for --duration)")
+                       ->group(load);
     auto* connections = app.add_option("--connections,-c", opts.connections,
                                        "concurrent connections, spread over the gateways")
                             ->check(CLI::Range(1, 10000))
@@ -158,8 +158,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     for (const auto& url : gateway_urls) {
         auto ep = parse_endpoint(url);
         if (!ep) {
-            std::fprintf(stderr,
-                         "pulsestream-simulator: --gateway %s: expected http://HOST:PORT\n",
+            std::fprintf(stderr, "pulsestream-simulator: --gateway %s: expected http://HOST:PORT\n",
                          url.c_str());
             exit_code = 2;
             return std::nullopt;

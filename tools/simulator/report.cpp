@@ -41,21 +41,21 @@ void check_report::add(check_result result) {
 }
 
 std::size_t check_report::passed() const {
-    return static_cast<std::size_t>(std::count_if(results_.begin(), results_.end(), [](const auto& r) {
-        return r.status == check_status::pass;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(results_.begin(), results_.end(),
+                      [](const auto& r) { return r.status == check_status::pass; }));
 }
 
 std::size_t check_report::failed() const {
-    return static_cast<std::size_t>(std::count_if(results_.begin(), results_.end(), [](const auto& r) {
-        return r.status == check_status::fail;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(results_.begin(), results_.end(),
+                      [](const auto& r) { return r.status == check_status::fail; }));
 }
 
 std::size_t check_report::skipped() const {
-    return static_cast<std::size_t>(std::count_if(results_.begin(), results_.end(), [](const auto& r) {
-        return r.status == check_status::skip;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(results_.begin(), results_.end(),
+                      [](const auto& r) { return r.status == check_status::skip; }));
 }
 
 bool check_report::ok() const { return failed() == 0 && passed() > 0; }
@@ -69,7 +69,7 @@ nlohmann::json check_report::to_json() const {
                           {"detail", r.detail},
                           {"duration_ms", r.duration.count()}});
     }
-    return {{"mode", "scenarios"}, {"ok", ok()},          {"passed", passed()},
+    return {{"mode", "scenarios"}, {"ok", ok()},           {"passed", passed()},
             {"failed", failed()},  {"skipped", skipped()}, {"checks", std::move(checks)}};
 }
 
@@ -78,9 +78,8 @@ void check_report::print_summary() const {
         std::fprintf(out_, "%s\n", to_json().dump(2).c_str());
         return;
     }
-    std::fprintf(out_, "\n%zu checks: %zu passed, %zu failed, %zu skipped — %s\n",
-                 results_.size(), passed(), failed(), skipped(),
-                 ok() ? "ALL PASSED" : "FAILED");
+    std::fprintf(out_, "\n%zu checks: %zu passed, %zu failed, %zu skipped: %s\n", results_.size(),
+                 passed(), failed(), skipped(), ok() ? "ALL PASSED" : "FAILED");
     for (const auto& r : results_) {
         if (r.status == check_status::fail) {
             std::fprintf(out_, "  failed: %s (%s)\n", r.name.c_str(), r.detail.c_str());

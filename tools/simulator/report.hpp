@@ -15,8 +15,8 @@ enum class check_status { pass, fail, skip };
 
 /// One named check and what was seen.
 struct check_result {
-    std::string name;    ///< stable identifier, e.g. "idempotency_concurrent"
-    std::string title;   ///< what is checked, one line
+    std::string name;   ///< stable identifier, e.g. "idempotency_concurrent"
+    std::string title;  ///< what is checked, one line
     check_status status = check_status::fail;
     std::string detail;  ///< what was seen
     std::chrono::milliseconds duration{};

@@ -1,10 +1,10 @@
 #include "scenarios.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <cctype>
 #include <exception>
 #include <map>
@@ -97,10 +97,12 @@ std::string frame_mismatch(const nlohmann::json& frame, const event_spec& sent,
     if (!field_is("receivedAt", [](const auto& v) { return v.is_number_integer(); })) {
         return "receivedAt";
     }
-    if (!client_id.empty() && !field_is("clientId", [&](const auto& v) { return v == client_id; })) {
+    if (!client_id.empty() &&
+        !field_is("clientId", [&](const auto& v) { return v == client_id; })) {
         return "clientId";
     }
-    if (sent.metadata && !field_is("metadata", [&](const auto& v) { return v == *sent.metadata; })) {
+    if (sent.metadata &&
+        !field_is("metadata", [&](const auto& v) { return v == *sent.metadata; })) {
         return "metadata";
     }
     return {};
@@ -194,9 +196,9 @@ private:
         } catch (const std::exception& e) {
             result = fail(std::string("exception: ") + e.what());
         }
-        report_.add({std::move(name), std::move(title), result.status, std::move(result.detail),
-                     std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
-                                                              started)});
+        report_.add(
+            {std::move(name), std::move(title), result.status, std::move(result.detail),
+             std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)});
     }
 
     template <class F>
@@ -208,9 +210,9 @@ private:
         } catch (const std::exception& e) {
             result = fail(std::string("exception: ") + e.what());
         }
-        report_.add({std::move(name), std::move(title), result.status, std::move(result.detail),
-                     std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
-                                                              started)});
+        report_.add(
+            {std::move(name), std::move(title), result.status, std::move(result.detail),
+             std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)});
     }
 
     std::size_t gateways() const { return connections_.size(); }
@@ -226,7 +228,8 @@ private:
     }
 
     // Posts one fresh valid event as `api_key`; returns its id when answered 202.
-    net::awaitable<std::optional<std::string>> post_valid(std::size_t gw, const std::string& api_key,
+    net::awaitable<std::optional<std::string>> post_valid(std::size_t gw,
+                                                          const std::string& api_key,
                                                           event_spec event) {
         const std::string key = ids_.next();
         const auto r = co_await post(gw, post_events(event_body(event), api_key, key));
@@ -282,9 +285,9 @@ private:
     // --- checks ---------------------------------------------------------------------------
 
     net::awaitable<outcome> stream_open() {
-        auto opened = co_await stream_watcher::open(executor_, opts_.gateways[last_gateway()],
-                                                    opts_.api_key, stream_auth::header,
-                                                    opts_.request_timeout);
+        auto opened =
+            co_await stream_watcher::open(executor_, opts_.gateways[last_gateway()], opts_.api_key,
+                                          stream_auth::header, opts_.request_timeout);
         if (!opened.watcher) {
             co_return fail(url(last_gateway()) + ": " + opened.error);
         }
@@ -296,9 +299,9 @@ private:
                            (stream_->is_open() ? "" : " (" + stream_->closed_reason() + ")"));
         }
         client_id_ = frame->value("clientId", std::string{});
-        co_return pass("stream at " + url(last_gateway()) + " (x-api-key header) got a probe posted to " +
-                       url(0) + " after " + std::to_string(posts) + " post(s); clientId " +
-                       client_id_);
+        co_return pass("stream at " + url(last_gateway()) +
+                       " (x-api-key header) got a probe posted to " + url(0) + " after " +
+                       std::to_string(posts) + " post(s); clientId " + client_id_);
     }
 
     net::awaitable<outcome> stream_bad_key() {
@@ -322,8 +325,8 @@ private:
         if (r.status() == status && error_code_of(r.body()) == code) {
             co_return pass(url(gw) + " answered " + got);
         }
-        co_return fail(url(gw) + " answered " + got + ", expected " + std::to_string(status) +
-                       " " + code);
+        co_return fail(url(gw) + " answered " + got + ", expected " + std::to_string(status) + " " +
+                       code);
     }
 
     net::awaitable<outcome> missing_key() {
@@ -333,10 +336,10 @@ private:
     }
 
     net::awaitable<outcome> invalid_key() {
-        co_return co_await expect_error(
-            next_gateway(),
-            post_events(event_body(make_event(ids_)), "ps_live_invalid_" + ids_.next(), ids_.next()),
-            401, "invalid_api_key");
+        co_return co_await expect_error(next_gateway(),
+                                        post_events(event_body(make_event(ids_)),
+                                                    "ps_live_invalid_" + ids_.next(), ids_.next()),
+                                        401, "invalid_api_key");
     }
 
     net::awaitable<outcome> stale_timestamp() {
@@ -356,7 +359,8 @@ private:
                 return e.is_object() && e.value("field", std::string{}) == "timestamp";
             });
         if (!names_field) {
-            co_return fail("400 validation_failed but errors[] does not name timestamp: " + r.body());
+            co_return fail("400 validation_failed but errors[] does not name timestamp: " +
+                           r.body());
         }
         co_return pass(url(gw) + " answered 400 validation_failed, errors[].field timestamp");
     }
@@ -368,8 +372,8 @@ private:
         // Own connections, so the three requests really travel at the same time.
         std::vector<std::unique_ptr<http_connection>> conns;
         for (std::size_t i = 0; i < 3; ++i) {
-            conns.push_back(std::make_unique<http_connection>(executor_,
-                                                              opts_.gateways[i % gateways()]));
+            conns.push_back(
+                std::make_unique<http_connection>(executor_, opts_.gateways[i % gateways()]));
         }
         const auto send = [&](std::size_t i) {
             return conns[i]->send(post_events(body, opts_.api_key, key), opts_.request_timeout);
@@ -386,7 +390,8 @@ private:
                 ++replays;
             } else if (r->status() == 202) {
                 ++fresh;
-            } else if (r->status() == 409 && error_code_of(r->body()) == "idempotency_in_progress") {
+            } else if (r->status() == 409 &&
+                       error_code_of(r->body()) == "idempotency_in_progress") {
                 ++in_progress;
                 retry_after = r->header("Retry-After");
             } else {
@@ -457,7 +462,8 @@ private:
             spread += (spread.empty() ? "" : ", ") + std::to_string(count) + " via " + url(gw);
         }
         co_return pass(std::to_string(ids.size()) + "/" + std::to_string(opts_.trickle) +
-                       " accepted (" + spread + "; ids and deviceIds echoed in lower case), all on "
+                       " accepted (" + spread +
+                       "; ids and deviceIds echoed in lower case), all on "
                        "the stream with matching fields");
     }
 
@@ -483,7 +489,8 @@ private:
         if (const auto problem = co_await expect_on_stream(got, events); !problem.empty()) {
             co_return fail("accepted, but " + problem);
         }
-        co_return pass(url(gw) + " accepted 10 with ids = the item's own id or uuid_v5(key, index); "
+        co_return pass(url(gw) +
+                       " accepted 10 with ids = the item's own id or uuid_v5(key, index); "
                        "all 10 on the stream");
     }
 
@@ -499,11 +506,13 @@ private:
         }
         gzipped_ = accepted_request{key, body, r.body(), gw};
         accepted_.push_back(key);
-        if (const auto problem = co_await expect_on_stream(one(key), one(event)); !problem.empty()) {
+        if (const auto problem = co_await expect_on_stream(one(key), one(event));
+            !problem.empty()) {
             co_return fail("accepted, but " + problem);
         }
-        co_return pass(url(gw) + " accepted " + std::to_string(compressed.size()) + " gzip bytes (" +
-                       std::to_string(body.size()) + " uncompressed); on the stream");
+        co_return pass(url(gw) + " accepted " + std::to_string(compressed.size()) +
+                       " gzip bytes (" + std::to_string(body.size()) +
+                       " uncompressed); on the stream");
     }
 
     net::awaitable<outcome> expect_replay(const std::optional<accepted_request>& original,
@@ -514,19 +523,21 @@ private:
         const std::size_t gw = other_gateway(original->gateway);
         const auto r = co_await post(gw, post_events(original->body, opts_.api_key, original->key));
         if (!is_replay(r)) {
-            co_return fail(url(gw) + " answered " + seen(r) + ", expected 202 with "
+            co_return fail(url(gw) + " answered " + seen(r) +
+                           ", expected 202 with "
                            "Idempotent-Replayed: true");
         }
         if (r.body() != original->response_body) {
             co_return fail("replayed body differs: " + r.body() + " vs " + original->response_body);
         }
         co_return pass(url(gw) + " replayed the 202 of " + url(original->gateway) +
-                       (gzipped_original ? " (plain body, same fingerprint as the gzip one)"
-                                         : "") +
+                       (gzipped_original ? " (plain body, same fingerprint as the gzip one)" : "") +
                        ", byte-identical body");
     }
 
-    net::awaitable<outcome> gzip_same_request() { co_return co_await expect_replay(gzipped_, true); }
+    net::awaitable<outcome> gzip_same_request() {
+        co_return co_await expect_replay(gzipped_, true);
+    }
 
     net::awaitable<outcome> replay() { co_return co_await expect_replay(first_, false); }
 
@@ -542,10 +553,8 @@ private:
 
     net::awaitable<outcome> metadata() {
         auto event = make_event(ids_, "battery", 87);
-        event.metadata = nlohmann::json{{"firmware", "1.4.2"},
-                                        {"battery", 87},
-                                        {"charging", true},
-                                        {"site", "lab \"3\" <b>"}};
+        event.metadata = nlohmann::json{
+            {"firmware", "1.4.2"}, {"battery", 87}, {"charging", true}, {"site", "lab \"3\" <b>"}};
         const std::string key = ids_.next();
         const std::size_t gw = next_gateway();
         const auto r = co_await post(gw, post_events(event_body(event), opts_.api_key, key));
@@ -555,7 +564,8 @@ private:
         accepted_.push_back(key);
         metadata_id_ = key;
         metadata_ = *event.metadata;
-        if (const auto problem = co_await expect_on_stream(one(key), one(event)); !problem.empty()) {
+        if (const auto problem = co_await expect_on_stream(one(key), one(event));
+            !problem.empty()) {
             co_return fail("accepted, but " + problem);
         }
         co_return pass("the stream frame carries " + metadata_.dump());
@@ -568,9 +578,9 @@ private:
         if (!stream_ || !stream_->is_open()) {
             co_return fail("this tenant's stream is not open");
         }
-        auto opened = co_await stream_watcher::open(executor_, opts_.gateways[0],
-                                                    opts_.second_api_key, stream_auth::query,
-                                                    opts_.request_timeout);
+        auto opened =
+            co_await stream_watcher::open(executor_, opts_.gateways[0], opts_.second_api_key,
+                                          stream_auth::query, opts_.request_timeout);
         if (!opened.watcher) {
             co_return fail("second tenant's stream at " + url(0) + ": " + opened.error);
         }
@@ -583,7 +593,8 @@ private:
         std::vector<std::string> theirs = {probe_frame->value("id", std::string{})};
         for (int i = 0; i < 3; ++i) {
             const std::size_t gw = next_gateway();
-            const auto id = co_await post_valid(gw, opts_.second_api_key, make_event(ids_, "door", i));
+            const auto id =
+                co_await post_valid(gw, opts_.second_api_key, make_event(ids_, "door", i));
             if (!id) {
                 co_return fail("the second tenant's event " + std::to_string(i) + " to " + url(gw) +
                                " was not accepted");
@@ -610,8 +621,10 @@ private:
             leaked_back += stream2_->times_seen(id);
         }
         if (leaked != 0 || leaked_back != 0) {
-            co_return fail(std::to_string(leaked) + " of the second tenant's frames on this "
-                           "tenant's stream, " + std::to_string(leaked_back) + " the other way");
+            co_return fail(std::to_string(leaked) +
+                           " of the second tenant's frames on this "
+                           "tenant's stream, " +
+                           std::to_string(leaked_back) + " the other way");
         }
         if (other_client.empty() || other_client == client_id_) {
             co_return fail("the second tenant's frames carry clientId '" + other_client + "'");
@@ -630,7 +643,8 @@ private:
         // publish again).
         std::vector<std::string> markers;
         for (std::size_t gw = 0; gw < gateways(); ++gw) {
-            if (const auto id = co_await post_valid(gw, opts_.api_key, make_event(ids_, "marker", 2))) {
+            if (const auto id =
+                    co_await post_valid(gw, opts_.api_key, make_event(ids_, "marker", 2))) {
                 markers.push_back(*id);
             }
         }
@@ -647,7 +661,8 @@ private:
             }
         }
         if (!wrong.empty() || stream_->malformed_frames() != 0) {
-            std::string detail = std::to_string(stream_->malformed_frames()) + " malformed frame(s)";
+            std::string detail =
+                std::to_string(stream_->malformed_frames()) + " malformed frame(s)";
             for (const auto& w : wrong) {
                 detail += "; " + w;
             }
@@ -664,8 +679,7 @@ private:
         const auto count = wait_for_rows(opts_.database_url, accepted_, opts_.db_deadline);
         std::string detail = std::to_string(count.distinct) + "/" + std::to_string(count.ids) +
                              " accepted events are rows, " + std::to_string(count.rows) +
-                             " rows in all (after " + std::to_string(count.waited.count()) +
-                             " ms)";
+                             " rows in all (after " + std::to_string(count.waited.count()) + " ms)";
         if (!count.error.empty()) {
             return fail(detail + "; database: " + count.error);
         }

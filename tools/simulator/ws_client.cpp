@@ -48,7 +48,8 @@ net::awaitable<stream_watcher::open_result> stream_watcher::open(
     tcp.expires_after(timeout);
 
     net::ip::tcp::resolver resolver(executor);
-    auto [resolve_ec, addresses] = co_await resolver.async_resolve(target.host, target.port, use_tuple);
+    auto [resolve_ec, addresses] =
+        co_await resolver.async_resolve(target.host, target.port, use_tuple);
     if (resolve_ec) {
         result.error = "resolve " + target.host + ": " + resolve_ec.message();
         co_return result;
@@ -80,10 +81,11 @@ net::awaitable<stream_watcher::open_result> stream_watcher::open(
     }
     // The gateway pings; a client-side idle timeout would only add a second clock.
     tcp.expires_never();
-    watcher->ws_.set_option(websocket::stream_base::timeout{
-        timeout, websocket::stream_base::none(), false});
+    watcher->ws_.set_option(
+        websocket::stream_base::timeout{timeout, websocket::stream_base::none(), false});
     watcher->reading_ = true;
-    net::co_spawn(executor, [watcher]() { return watcher->read_loop(); }, net::detached);
+    net::co_spawn(
+        executor, [watcher]() { return watcher->read_loop(); }, net::detached);
     result.watcher = std::move(watcher);
     co_return result;
 }
@@ -93,10 +95,10 @@ net::awaitable<void> stream_watcher::read_loop() {
     for (;;) {
         auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
         if (ec) {
-            closed_reason_ = ec == websocket::error::closed
-                                 ? "closed by the server (code " +
-                                       std::to_string(ws_.reason().code) + ")"
-                                 : ec.message();
+            closed_reason_ =
+                ec == websocket::error::closed
+                    ? "closed by the server (code " + std::to_string(ws_.reason().code) + ")"
+                    : ec.message();
             break;
         }
         ++frames_;
