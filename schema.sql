@@ -11,7 +11,7 @@ BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('pulsestream.schema'));
 
 -- Tenants. API keys are never stored in clear: api_key_hash is the lower-case hex SHA-256 of the
--- key, api_key_prefix its first 8 characters (to recognise a key in listings and logs).
+-- key, api_key_prefix its first characters (16 for keys made by pulsestream-keys) (to recognise a key in listings and logs).
 CREATE TABLE IF NOT EXISTS clients (
     id                 uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     name               text        NOT NULL,
