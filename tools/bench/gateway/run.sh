@@ -5,16 +5,17 @@
 #   3. pulsestream-gateway with batches of BATCH events,
 # each under wrk with fresh Idempotency-Keys and deviceIds, against private PostgreSQL and
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine.
-# Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
+# Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]   (env: BENCH_BIN)
+# BENCH_BIN: an already-built tree to use instead of building build/release.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 seconds=${1:-20}
 connections=${2:-64}
 batch=${3:-100}
 
-"$root/tools/build" release >/dev/null
+if [ -z "${BENCH_BIN:-}" ]; then "$root/tools/build" release >/dev/null; fi
 command -v wrk >/dev/null || { sudo_="" ; [ "$(id -u)" -ne 0 ] && sudo_=sudo; $sudo_ apt-get install -y -qq wrk >/dev/null; }
-bin=$root/build/release
+bin=${BENCH_BIN:-$root/build/release}
 state=$root/build/bench-gateway
 mkdir -p "$state"
 
@@ -65,9 +66,10 @@ run() {  # name port batch
     echo "$name $out"
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# $(date -u) | $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# load before: $(uptime | sed 's/.*load/load/')"
 echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
 run trivial "$trivial_port" 0
 run gateway-single "$gateway_port" 0
 run "gateway-batch-$batch" "$gateway_port" "$batch"
-grep -c . "$state/gateway.log" >/dev/null || true
+echo "# load after: $(uptime | sed 's/.*load/load/')"
