@@ -69,7 +69,8 @@ stream_query parse_stream_query(std::string_view query, std::size_t max_values) 
         if (pair.empty()) continue;
         const auto eq = pair.find('=');
         const auto name = form_decode(pair.substr(0, eq));
-        auto value = eq == std::string_view::npos ? std::string{} : form_decode(pair.substr(eq + 1));
+        auto value =
+            eq == std::string_view::npos ? std::string{} : form_decode(pair.substr(eq + 1));
         if (name == "api_key") {
             result.api_key = std::move(value);
         } else if (name == "deviceId") {

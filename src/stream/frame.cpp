@@ -38,9 +38,15 @@ std::optional<std::vector<std::string_view>> top_level_elements(std::string_view
             continue;
         }
         switch (c) {
-            case '"': in_string = true; break;
-            case '{': case '[': ++depth; break;
-            case '}': case ']':
+            case '"':
+                in_string = true;
+                break;
+            case '{':
+            case '[':
+                ++depth;
+                break;
+            case '}':
+            case ']':
                 if (--depth < 0) return std::nullopt;
                 break;
             case ',':
@@ -49,7 +55,8 @@ std::optional<std::vector<std::string_view>> top_level_elements(std::string_view
                     start = i + 1;
                 }
                 break;
-            default: break;
+            default:
+                break;
         }
     }
     if (depth != 0 || in_string) return std::nullopt;
@@ -63,7 +70,8 @@ std::optional<event_frame> frame_of(std::string_view element) {
     if (!value.is_object()) return std::nullopt;
     const auto device = value.find("deviceId");
     const auto type = value.find("eventType");
-    if (device == value.end() || !device->is_string() || type == value.end() || !type->is_string()) {
+    if (device == value.end() || !device->is_string() || type == value.end() ||
+        !type->is_string()) {
         return std::nullopt;
     }
     return event_frame{std::string(element), device->get<std::string>(), type->get<std::string>()};

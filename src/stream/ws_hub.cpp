@@ -22,28 +22,34 @@ namespace detail {
 
 namespace {
 
-/// Samples the subscription's connection and counts each time it was found lost. The hub owns
-/// no timer it would have to cancel across threads: the loop ends by itself once the hub is shut
-/// down or gone.
+/// Samples the subscription's connection and counts each outage once (lost, or down while viewers
+/// wait). The hub owns no timer it would have to cancel across threads: the loop ends by itself
+/// once the hub is shut down or gone.
 net::awaitable<void> watch_subscription(std::weak_ptr<hub_core> weak,
                                         std::chrono::milliseconds period) {
     net::steady_timer timer(co_await net::this_coro::executor);
     bool was_connected = false;
+    bool outage_counted = false;
     for (;;) {
         timer.expires_after(period);
         co_await timer.async_wait(net::as_tuple(net::use_awaitable));
         auto core = weak.lock();
         if (!core) co_return;
+        bool wanted = false;
         {
             std::lock_guard lock(core->mutex);
             if (core->closed) co_return;
+            wanted = !core->channels.empty();
         }
         const bool connected = core->subscriber->connected();
-        if (was_connected && !connected) {
+        if (connected) {
+            if (outage_counted) spdlog::info("stream: Redis subscription restored");
+            outage_counted = false;
+        } else if (!outage_counted && (was_connected || wanted)) {
+            // Once per outage: lost, or never there while viewers wait.
             core->metrics.redis_subscription_error();
-            spdlog::warn("stream: Redis subscription lost; streams pause until it is back");
-        } else if (!was_connected && connected && core->subscriber->connects() > 1) {
-            spdlog::info("stream: Redis subscription restored");
+            spdlog::warn("stream: Redis subscription down; live streams pause until it is back");
+            outage_counted = true;
         }
         was_connected = connected;
     }

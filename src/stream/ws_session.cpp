@@ -45,7 +45,8 @@ ws_session::~ws_session() {
 }
 
 void ws_session::start() {
-    net::co_spawn(executor_, [self = shared_from_this()] { return self->run(); }, net::detached);
+    net::co_spawn(
+        executor_, [self = shared_from_this()] { return self->run(); }, net::detached);
 }
 
 net::awaitable<void> ws_session::run() {

@@ -61,7 +61,8 @@ TEST_F(dashboard_browser, shows_posted_events_as_text_and_reconnects_with_the_st
     temp_dir logs("dashboard-browser");
     const auto log = logs.path() / "node.log";
     spawn_options options;
-    options.argv = {node_binary().string(), (source_dir() / "tests/browser/dashboard.test.mjs").string(),
+    options.argv = {node_binary().string(),
+                    (source_dir() / "tests/browser/dashboard.test.mjs").string(),
                     std::to_string(stack_->port()), std::string(dev_api_key)};
     options.log_file = log;
     options.working_dir = source_dir() / "tests/browser";
@@ -71,8 +72,8 @@ TEST_F(dashboard_browser, shows_posted_events_as_text_and_reconnects_with_the_st
     const auto status = child.wait_exit(120s);
     ASSERT_TRUE(status.has_value()) << "the browser test did not finish within 120 s\n"
                                     << tail_of_file(log, 40);
-    EXPECT_TRUE(status->exited() && status->exit_code() == 0)
-        << status->describe() << "\n" << tail_of_file(log, 40);
+    EXPECT_TRUE(status->exited() && status->exit_code() == 0) << status->describe() << "\n"
+                                                              << tail_of_file(log, 40);
     std::cout << tail_of_file(log, 40) << "\n";  // the checks that ran, for the CI log
 }
 

@@ -15,6 +15,8 @@
 
 #include "pulsestream/core/sha256.hpp"
 #include "pulsestream/gateway/app.hpp"
+#include "pulsestream/gateway/stream_publisher.hpp"
+#include "pulsestream/stream/ws_hub.hpp"
 #include "support/gateway_stack.hpp"
 #include "support/ingest_requests.hpp"
 #include "support/services.hpp"
@@ -85,9 +87,11 @@ protected:
         return out;
     }
 
-    static std::size_t count_devices(const ws_client& client, const std::set<std::string>& devices) {
+    static std::size_t count_devices(const ws_client& client,
+                                     const std::set<std::string>& devices) {
         std::size_t n = 0;
-        for (const auto& e : events_of(client)) n += devices.count(e["deviceId"].get<std::string>());
+        for (const auto& e : events_of(client))
+            n += devices.count(e["deviceId"].get<std::string>());
         return n;
     }
 
@@ -106,7 +110,9 @@ protected:
     static inline std::string second_client_id_;
 };
 
-TEST_F(stream_gateway, a_client_on_gateway_b_gets_every_event_accepted_by_a_in_order_per_device_and_no_other_tenants) {
+TEST_F(
+    stream_gateway,
+    a_client_on_gateway_b_gets_every_event_accepted_by_a_in_order_per_device_and_no_other_tenants) {
     ws_client mine(port_b(), with_key(dev_api_key));
     ws_client theirs(port_b(), with_key(second_key));
     ASSERT_TRUE(wait_stream_live(mine, port_a(), dev_api_key));
@@ -119,13 +125,15 @@ TEST_F(stream_gateway, a_client_on_gateway_b_gets_every_event_accepted_by_a_in_o
     for (int round = 0; round < 6; ++round) {
         for (const auto& d : devices) {
             const int n = round % 2 == 0 ? 1 : 7;  // single events and batches alternate
-            const auto body = n == 1 ? event_json(d, "temperature", next[d]) : batch_of(d, next[d], n);
+            const auto body =
+                n == 1 ? event_json(d, "temperature", next[d]) : batch_of(d, next[d], n);
             ASSERT_EQ(a.send(ingest_request(body, fresh_uuid())).result_int(), 202);
             next[d] += n;
         }
-        ASSERT_EQ(a.send(ingest_request(batch_of(other_device, round * 3, 3), fresh_uuid(), second_key))
-                      .result_int(),
-                  202);
+        ASSERT_EQ(
+            a.send(ingest_request(batch_of(other_device, round * 3, 3), fresh_uuid(), second_key))
+                .result_int(),
+            202);
     }
     const std::size_t expected = static_cast<std::size_t>(next[devices[0]] * 3);
     const std::set<std::string> mine_set(devices.begin(), devices.end());
@@ -151,7 +159,14 @@ TEST_F(stream_gateway, a_client_on_gateway_b_gets_every_event_accepted_by_a_in_o
     }
 
     EXPECT_EQ(scrape_metric(port_b(), "pulsestream_ws_connections"), 2);
-    EXPECT_GE(scrape_metric(port_b(), "pulsestream_ws_frames_sent_total"), static_cast<double>(expected));
+    EXPECT_GE(scrape_metric(port_b(), "pulsestream_ws_frames_sent_total"),
+              static_cast<double>(expected));
+}
+
+TEST(stream_channels, the_publisher_and_the_hub_name_a_tenant_channel_alike) {
+    const auto tenant = *pulsestream::core::parse_uuid(dev_client_id);
+    EXPECT_EQ(pulsestream::gateway::stream_publisher::channel_of(tenant),
+              pulsestream::stream::ws_hub::channel_of(tenant));
 }
 
 TEST_F(stream_gateway, filters_by_device_and_event_type_with_repeatable_parameters) {
@@ -202,7 +217,8 @@ TEST_F(stream_gateway, bad_or_missing_keys_and_bad_filters_are_refused_before_th
     EXPECT_EQ(json::parse(res.body())["code"], "upgrade_required");
 }
 
-TEST_F(stream_gateway, a_slow_client_is_closed_with_1013_while_a_fast_one_keeps_up_and_ingest_is_unaffected) {
+TEST_F(stream_gateway,
+       a_slow_client_is_closed_with_1013_while_a_fast_one_keeps_up_and_ingest_is_unaffected) {
     http_client a(port_a());
     const auto timed_post = [&](const std::string& body) {
         const auto start = std::chrono::steady_clock::now();
@@ -242,10 +258,11 @@ TEST_F(stream_gateway, a_slow_client_is_closed_with_1013_while_a_fast_one_keeps_
     }
 
     // The fast client got every event, in order, and is still connected.
-    ASSERT_TRUE(wait_until([&] { return count_devices(fast, {device}) >= static_cast<std::size_t>(posted); }, 20s))
-        << count_devices(fast, {device}) << " of " << posted << "; fast client: " << fast.frame_count()
-        << " frames, ended " << fast.ended() << " (" << fast.error().message() << ", close code "
-        << fast.close_code().value_or(0) << ")";
+    ASSERT_TRUE(wait_until(
+        [&] { return count_devices(fast, {device}) >= static_cast<std::size_t>(posted); }, 20s))
+        << count_devices(fast, {device}) << " of " << posted
+        << "; fast client: " << fast.frame_count() << " frames, ended " << fast.ended() << " ("
+        << fast.error().message() << ", close code " << fast.close_code().value_or(0) << ")";
     int expected_value = 0;
     for (const auto& e : events_of(fast)) {
         if (e["deviceId"] == device) {
@@ -264,22 +281,28 @@ TEST_F(stream_gateway, a_slow_client_is_closed_with_1013_while_a_fast_one_keeps_
     const auto base = median(before), stalled_median = median(during);
     EXPECT_LT(stalled_median, std::max(3 * base, base + std::chrono::milliseconds(50)))
         << "median POST " << std::chrono::duration_cast<std::chrono::microseconds>(base).count()
-        << " us before, " << std::chrono::duration_cast<std::chrono::microseconds>(stalled_median).count()
+        << " us before, "
+        << std::chrono::duration_cast<std::chrono::microseconds>(stalled_median).count()
         << " us with a stalled client";
     EXPECT_LT(*std::max_element(during.begin(), during.end()), std::chrono::seconds(2));
 }
 
-TEST_F(stream_gateway, a_redis_restart_pauses_the_stream_and_it_resumes_without_restarting_the_gateway) {
+TEST_F(stream_gateway,
+       a_redis_restart_pauses_the_stream_and_it_resumes_without_restarting_the_gateway) {
     ws_client client(port_b(), with_key(dev_api_key));
     ASSERT_TRUE(wait_stream_live(client, port_a(), dev_api_key));
-    const double errors_before = scrape_metric(port_b(), "pulsestream_redis_subscription_errors_total");
+    const double errors_before =
+        scrape_metric(port_b(), "pulsestream_redis_subscription_errors_total");
 
     stack_->redis().stop();
     // Ingest goes on (fail open); the socket stays open; the lost subscription is counted.
     http_client a(port_a());
     EXPECT_EQ(a.send(ingest_request(event_json(fresh_uuid()), fresh_uuid())).result_int(), 202);
     EXPECT_TRUE(wait_until(
-        [&] { return scrape_metric(port_b(), "pulsestream_redis_subscription_errors_total") > errors_before; },
+        [&] {
+            return scrape_metric(port_b(), "pulsestream_redis_subscription_errors_total") >
+                   errors_before;
+        },
         10s));
     EXPECT_FALSE(client.ended());
 
@@ -294,13 +317,15 @@ TEST_F(stream_gateway, a_request_answered_503_is_never_published_even_when_its_a
 
     const auto late_device = fresh_uuid();
     stack_->kafka().set_rtt(-1, stack_->config().produce_timeout_ms + 1000);
-    const auto res = http_client(port_a()).send(ingest_request(event_json(late_device), fresh_uuid()));
+    const auto res =
+        http_client(port_a()).send(ingest_request(event_json(late_device), fresh_uuid()));
     stack_->kafka().set_rtt(-1, 0);
     ASSERT_EQ(res.result_int(), 503) << res.body();
     // Whatever the producer does with the late record, it is done with it once its queue is
     // empty; a publish would have happened by then, ahead of the marker below.
-    ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a(), "pulsestream_producer_queue_depth") == 0; }, 20s,
-                           100ms));
+    ASSERT_TRUE(
+        wait_until([&] { return scrape_metric(port_a(), "pulsestream_producer_queue_depth") == 0; },
+                   20s, 100ms));
     ASSERT_TRUE(wait_stream_live(client, port_a(), dev_api_key));
     EXPECT_FALSE(has_device_frame(client, late_device));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -35,7 +36,8 @@ const auto tenant_b = *pulsestream::core::parse_uuid("bbbbbbbb-0000-4000-8000-00
 // ---- splitting and filtering (pure) ----
 
 TEST(stream_frames, a_message_splits_into_the_exact_bytes_of_each_event) {
-    const std::string first = R"({"id":"1","deviceId":"d1","eventType":"t[1]","value":1.50,"metadata":{"s":"a,\"b\"]}"}})";
+    const std::string first =
+        R"({"id":"1","deviceId":"d1","eventType":"t[1]","value":1.50,"metadata":{"s":"a,\"b\"]}"}})";
     const std::string second = R"({"deviceId":"d2","eventType":"x","value":-0e0})";
     const auto frames = split_message(" [ " + first + " ,\n" + second + "] ");
     ASSERT_TRUE(frames.has_value());
@@ -53,8 +55,9 @@ TEST(stream_frames, malformed_messages_and_elements_are_dropped) {
     EXPECT_FALSE(split_message("{\"deviceId\":\"d\"}").has_value());
     EXPECT_FALSE(split_message("[{\"a\":1}").has_value());
     EXPECT_FALSE(split_message("[{\"a\":\"]}").has_value());
-    const auto frames = split_message(R"([1,"s",{"deviceId":5,"eventType":"t"},{"eventType":"t"},{bad json},)"
-                                      R"({"deviceId":"d","eventType":"t"}])");
+    const auto frames =
+        split_message(R"([1,"s",{"deviceId":5,"eventType":"t"},{"eventType":"t"},{bad json},)"
+                      R"({"deviceId":"d","eventType":"t"}])");
     ASSERT_TRUE(frames.has_value());
     ASSERT_EQ(frames->size(), 1u);
     EXPECT_EQ((*frames)[0].device_id, "d");
@@ -105,8 +108,11 @@ public:
                                 message.data(), message.size()));
     }
     long long subscribers(const std::string& channel) {
-        auto* r = static_cast<redisReply*>(redisCommand(context_, "PUBSUB NUMSUB %b", channel.data(), channel.size()));
-        const long long n = r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer : -1;
+        auto* r = static_cast<redisReply*>(
+            redisCommand(context_, "PUBSUB NUMSUB %b", channel.data(), channel.size()));
+        const long long n = r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+                                ? r->element[1]->integer
+                                : -1;
         free_reply(r);
         return n;
     }
@@ -124,16 +130,19 @@ struct stream_server {
         hub = std::make_unique<ws_hub>(options, pool.context(0).get_executor(),
                                        *pulsestream::redis::parse_redis_url(redis.url()), metrics);
         endpoint = std::make_unique<stream_endpoint>(
-            *hub, [](std::string key) -> net::awaitable<boost::system::result<pulsestream::core::uuid>> {
+            *hub,
+            [](std::string key) -> net::awaitable<boost::system::result<pulsestream::core::uuid>> {
                 if (key == "key-a") co_return tenant_a;
                 if (key == "key-b") co_return tenant_b;
                 co_return pulsestream::core::errc::invalid_api_key;
             });
-        routes.add(bhttp::verb::get, "/v1/stream", [this](pulsestream::http::exchange& ex) { return (*endpoint)(ex); });
+        routes.add(bhttp::verb::get, "/v1/stream",
+                   [this](pulsestream::http::exchange& ex) { return (*endpoint)(ex); });
         std::shared_ptr<pulsestream::http::request_observer> observer(&metrics, [](auto*) {});
         pulsestream::http::server_options server_options;
         server_options.host = "127.0.0.1";
-        server = std::make_unique<pulsestream::http::server>(pool, server_options, std::ref(routes), observer);
+        server = std::make_unique<pulsestream::http::server>(pool, server_options, std::ref(routes),
+                                                             observer);
         server->listen();
         pool.start();
     }
@@ -141,6 +150,16 @@ struct stream_server {
         server->drain();
         hub->shutdown();
         wait_until([&] { return hub->sessions() == 0; }, 5s);
+        // Two rounds through every io_context: the first runs drain's acceptor close, the second
+        // the aborted accepts, so no accept loop still holds the server's state (whose acceptors
+        // belong to every context) when the contexts are destroyed one by one.
+        for (int round = 0; round < 2; ++round) {
+            for (std::size_t i = 0; i < pool.size(); ++i) {
+                auto ran = std::make_shared<std::promise<void>>();
+                net::post(pool.context(i), [ran] { ran->set_value(); });
+                ran->get_future().wait_for(5s);
+            }
+        }
         pool.stop();
         pool.join();
     }
@@ -185,7 +204,9 @@ TEST_F(stream_hub, a_tenant_channel_is_subscribed_while_it_has_viewers_and_only_
         ws_client a1(server.port(), keyed("key-a"));
         auto a2 = std::make_unique<ws_client>(server.port(), keyed("key-a"));
         ws_client b1(server.port(), keyed("key-b"));
-        ASSERT_TRUE(wait_until([&] { return redis.subscribers(channel_a) == 1 && redis.subscribers(channel_b) == 1; }, 10s))
+        ASSERT_TRUE(wait_until(
+            [&] { return redis.subscribers(channel_a) == 1 && redis.subscribers(channel_b) == 1; },
+            10s))
             << "one subscription per tenant, whatever the number of its sockets";
         EXPECT_EQ(server.hub->tenants(), 2u);
         EXPECT_EQ(server.hub->sessions(), 3u);
@@ -195,7 +216,9 @@ TEST_F(stream_hub, a_tenant_channel_is_subscribed_while_it_has_viewers_and_only_
         ASSERT_TRUE(wait_until([&] { return server.hub->sessions() == 2; }, 5s));
         EXPECT_EQ(redis.subscribers(channel_a), 1) << "a1 still watches tenant A";
     }
-    EXPECT_TRUE(wait_until([&] { return redis.subscribers(channel_a) == 0 && redis.subscribers(channel_b) == 0; }, 10s));
+    EXPECT_TRUE(wait_until(
+        [&] { return redis.subscribers(channel_a) == 0 && redis.subscribers(channel_b) == 0; },
+        10s));
     EXPECT_EQ(server.hub->tenants(), 0u);
     EXPECT_EQ(server.hub->sessions(), 0u);
 }
@@ -206,7 +229,12 @@ TEST_F(stream_hub, frames_are_the_published_bytes_of_the_tenant_only_and_bad_mes
     ws_client a(server.port(), keyed("key-a"));
     ws_client b(server.port(), keyed("key-b"));
     const auto channel_a = ws_hub::channel_of(tenant_a);
-    ASSERT_TRUE(wait_until([&] { return redis.subscribers(channel_a) == 1 && redis.subscribers(ws_hub::channel_of(tenant_b)) == 1; }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return redis.subscribers(channel_a) == 1 &&
+                   redis.subscribers(ws_hub::channel_of(tenant_b)) == 1;
+        },
+        10s));
 
     const std::string e1 = R"({"deviceId":"d1","eventType":"t","value":1.50})";
     const std::string e2 = R"({"deviceId":"d2","eventType":"u","value":2})";
@@ -236,10 +264,12 @@ TEST_F(stream_hub, a_client_that_answers_pings_stays_and_one_that_does_not_is_dr
 
     deaf.resume();
     ASSERT_TRUE(deaf.wait_ended(5s));
-    EXPECT_FALSE(deaf.close_code().has_value()) << "dropped, not closed: it could not take a close frame";
+    EXPECT_FALSE(deaf.close_code().has_value())
+        << "dropped, not closed: it could not take a close frame";
 }
 
-TEST_F(stream_hub, shutdown_closes_every_session_with_1001_and_later_ones_right_after_the_handshake) {
+TEST_F(stream_hub,
+       shutdown_closes_every_session_with_1001_and_later_ones_right_after_the_handshake) {
     stream_server server(*redis_, {});
     ws_client before(server.port(), keyed("key-a"));
     ASSERT_TRUE(wait_until([&] { return server.hub->tenants() == 1; }, 5s));

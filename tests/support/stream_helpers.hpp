@@ -45,17 +45,20 @@ inline bool has_device_frame(const ws_client& client, const std::string& device_
 /// `client` receives one, or `deadline` passes. A gateway subscribes a tenant's channel a moment
 /// after the first client connected (Redis confirms asynchronously), and again after a Redis
 /// restart; events published before that are not delivered by design (pub/sub has no backlog).
-inline bool wait_stream_live(const ws_client& client, std::uint16_t post_port, std::string_view api_key,
+inline bool wait_stream_live(const ws_client& client, std::uint16_t post_port,
+                             std::string_view api_key,
                              std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
     const auto until = std::chrono::steady_clock::now() + deadline;
     while (std::chrono::steady_clock::now() < until) {
         const auto device = fresh_uuid();
         try {
-            http_client(post_port).send(ingest_request(event_json(device, "marker"), fresh_uuid(), api_key));
+            http_client(post_port).send(
+                ingest_request(event_json(device, "marker"), fresh_uuid(), api_key));
         } catch (const std::exception&) {
             // The gateway may be unreachable for a moment; try again.
         }
-        if (wait_until([&] { return has_device_frame(client, device); }, std::chrono::milliseconds(200))) {
+        if (wait_until([&] { return has_device_frame(client, device); },
+                       std::chrono::milliseconds(200))) {
             return true;
         }
     }

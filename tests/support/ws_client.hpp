@@ -49,12 +49,13 @@ public:
         boost::system::error_code ec;
         connect(port, options, res, ec);
         if (ec) throw boost::system::system_error(ec, "websocket handshake");
-        ws_.control_callback([this](boost::beast::websocket::frame_type kind, boost::beast::string_view) {
-            if (kind == boost::beast::websocket::frame_type::ping) {
-                std::lock_guard lock(mutex_);
-                ++pings_;
-            }
-        });
+        ws_.control_callback(
+            [this](boost::beast::websocket::frame_type kind, boost::beast::string_view) {
+                if (kind == boost::beast::websocket::frame_type::ping) {
+                    std::lock_guard lock(mutex_);
+                    ++pings_;
+                }
+            });
         if (reading_) boost::asio::post(ioc_, [this] { read(); });
         thread_ = std::thread([this] { ioc_.run(); });
     }
@@ -69,9 +70,7 @@ public:
     }
 
     ~ws_client() {
-        boost::asio::post(ioc_, [this] {
-            boost::beast::get_lowest_layer(ws_).close();
-        });
+        boost::asio::post(ioc_, [this] { boost::beast::get_lowest_layer(ws_).close(); });
         work_.reset();
         if (thread_.joinable()) thread_.join();
     }
@@ -89,7 +88,8 @@ public:
     }
 
     /// Sends a close frame with `code`; the server's reply (close_code()) ends the reading.
-    void close(boost::beast::websocket::close_code code = boost::beast::websocket::close_code::normal) {
+    void close(
+        boost::beast::websocket::close_code code = boost::beast::websocket::close_code::normal) {
         boost::asio::post(ioc_, [this, code] {
             closing_ = true;
             ws_.async_close(code, [this](boost::system::error_code ec) {
@@ -176,7 +176,8 @@ private:
     }
 
     boost::asio::io_context ioc_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+        ioc_.get_executor()};
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
     boost::beast::flat_buffer buffer_;
     bool reading_ = true;   // io thread only

@@ -80,8 +80,7 @@ public:
     /// Starts the Redis subscriber (connecting in the background) on a strand of
     /// `subscriber_executor`.
     ws_hub(hub_options options, boost::asio::io_context::executor_type subscriber_executor,
-           redis::endpoint redis, metrics::gateway_metrics& metrics,
-           redis::link_options link = {});
+           redis::endpoint redis, metrics::gateway_metrics& metrics, redis::link_options link = {});
     ~ws_hub();
     ws_hub(const ws_hub&) = delete;
     ws_hub& operator=(const ws_hub&) = delete;
