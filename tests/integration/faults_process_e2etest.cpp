@@ -7,10 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "support/postgres_instance.hpp"
-#include "support/process_stack.hpp"
-#include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/faults_under_load.hpp"
 #include "support/wait.hpp"
 
 namespace {
@@ -18,74 +15,10 @@ namespace {
 using namespace std::chrono_literals;
 using namespace pulsestream::test_support;
 
-class process_faults : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        gate_.require(postgres_instance::available() && redis_instance::available(),
-                      "PostgreSQL 15 and Redis (packages postgresql-15, redis-server)");
-    }
-    void SetUp() override {
-        PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
-        ASSERT_EQ(binaries::missing(), "");
-    }
-
-    void start_stack(int consumers) {
-        process_stack_options options;
-        options.gateways = 2;
-        options.consumers = consumers;
-        stack_ = std::make_unique<process_stack>(options);
-        stack_->start();
-    }
-
-    // A modest paced load over both gateways that retries on the other gateway (same
-    // Idempotency-Key and body); it runs until finish() interrupts it.
-    simulator_process start_load() {
-        std::vector<std::string> args = {"load",
-                                         "--rate",
-                                         "60",
-                                         "--batch",
-                                         "5",
-                                         "--connections",
-                                         "6",
-                                         "--duration",
-                                         "300",
-                                         "--retry",
-                                         "--retry-deadline",
-                                         "150",
-                                         "--retry-max-delay",
-                                         "1",
-                                         "--timeout",
-                                         "10",
-                                         "--db-deadline",
-                                         "150"};
-        const auto target = stack_->simulator_target_args();
-        args.insert(args.end(), target.begin(), target.end());
-        return stack_->spawn_simulator(args);
-    }
-
-    void wait_more(simulator_process& sim, std::uint64_t more, const char* phase) {
-        const auto target = sim.accepted() + more;
-        ASSERT_TRUE(sim.wait_accepted(target, 60s))
-            << phase << ": accepted " << sim.accepted() << " of " << target << "\n"
-            << sim.output() << stack_->logs();
-    }
-
-    nlohmann::json finish(simulator_process& sim) {
-        sim.interrupt();
-        const auto report = sim.finish(300s);
-        EXPECT_TRUE(sim.status() && sim.status()->exited() && sim.status()->exit_code() == 0)
-            << (sim.status() ? sim.status()->describe() : "simulator still running") << "\n"
-            << sim.output() << stack_->logs();
-        EXPECT_EQ(every_202_is_one_row(*stack_, report), "") << sim.output() << stack_->logs();
-        return report;
-    }
-
-    static inline service_gate gate_;
-    std::unique_ptr<process_stack> stack_;
-};
+using process_faults = faults_under_load;
 
 TEST_F(process_faults, broker_down_and_up_during_load) {
-    start_stack(1);
+    start_stack(2, 1);
     auto sim = start_load();
     wait_more(sim, 300, "before the outage");
     // The mock keeps leadership on a downed broker: its partitions stall until it is up, so
@@ -99,7 +32,7 @@ TEST_F(process_faults, broker_down_and_up_during_load) {
 }
 
 TEST_F(process_faults, consumer_killed_and_restarted_during_load) {
-    start_stack(2);
+    start_stack(2, 2);
     auto sim = start_load();
     wait_more(sim, 300, "before the kill");
     const auto status = stack_->stop_consumer(0, SIGKILL);
@@ -118,7 +51,7 @@ TEST_F(process_faults, consumer_killed_and_restarted_during_load) {
 }
 
 TEST_F(process_faults, gateway_sigterm_during_load_clients_retry_on_the_other) {
-    start_stack(1);
+    start_stack(2, 1);
     auto sim = start_load();
     wait_more(sim, 300, "before SIGTERM");
     const auto status = stack_->stop_gateway(0, SIGTERM);
