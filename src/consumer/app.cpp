@@ -251,7 +251,11 @@ bool app::shutdown(std::chrono::milliseconds deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     s.producer.stop(std::max(left, std::chrono::milliseconds(100)));
-    if (s.server) s.server->drain();
+    if (s.server) {
+        s.server->drain();
+        // Requests for /metrics or health are short; past the wait the pool stops anyway.
+        if (s.server->wait_idle(std::chrono::seconds(2))) s.server.reset();
+    }
     if (s.pool) {
         s.pool->release_work();
         s.pool->stop();

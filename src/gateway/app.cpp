@@ -213,13 +213,15 @@ void app::shutdown(milliseconds deadline) {
         s.server->drain();
         s.hub.shutdown();  // WebSockets close with 1001 (they left the server at the upgrade)
         // Requests in flight finish on their own threads; this thread only watches the count.
-        while ((s.server->connections() != 0 || s.hub.sessions() != 0) &&
+        while ((!s.server->idle() || s.hub.sessions() != 0) &&
                std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(milliseconds(10));
         }
-        if (s.server->connections() != 0 || s.hub.sessions() != 0) {
+        if (!s.server->idle() || s.hub.sessions() != 0) {
             spdlog::warn("shutdown: {} connections and {} WebSockets still open at the deadline",
                          s.server->connections(), s.hub.sessions());
+        } else {
+            s.server.reset();  // nothing of it runs any more: free it while its io_contexts exist
         }
     }
     const auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());

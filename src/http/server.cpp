@@ -11,6 +11,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <list>
+#include <thread>
 #include <vector>
 
 namespace pulsestream::http {
@@ -50,6 +51,7 @@ struct server::state {
     const std::shared_ptr<request_observer> observer;
     std::vector<std::unique_ptr<shard>> shards;
     std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> accepting{0};  // accept loops still running
     std::atomic<bool> draining{false};
     std::atomic<std::uint16_t> port{0};
 };
@@ -171,6 +173,10 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<server::state> st, shard& sh) {
+    // Counted so that the owner can wait for every loop to end on its own thread before it
+    // stops the io_contexts: a loop destroyed with its io_context could otherwise release the
+    // last reference to the state, and with it the acceptors of io_contexts already gone.
+    connection_count running(st->accepting);
     net::steady_timer backoff(sh.ioc);
     for (;;) {
         auto [ec, socket] = co_await sh.acceptor.async_accept(use_tuple);
@@ -224,6 +230,19 @@ void server::listen() {
 std::uint16_t server::port() const noexcept { return state_->port.load(); }
 
 std::size_t server::connections() const noexcept { return state_->connections.load(); }
+
+bool server::idle() const noexcept {
+    return state_->connections.load() == 0 && state_->accepting.load() == 0;
+}
+
+bool server::wait_idle(std::chrono::milliseconds deadline) const {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    // The io threads end the connections; this (non-io) thread only watches the counts.
+    while (!idle() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return idle();
+}
 
 void server::drain() {
     if (state_->draining.exchange(true)) return;

@@ -547,7 +547,8 @@ TEST_F(consumer_pipeline, http_health_is_up_only_when_ready_and_metrics_are_serv
         http::read(socket, buffer, res);
         return std::make_pair(res.result_int(), res.body());
     };
-    EXPECT_EQ(get("/healthz").first, 200U);
+    // Live as soon as the loop thread turns (it starts right after start() returns).
+    EXPECT_TRUE(wait_until([&] { return get("/healthz").first == 200; }, 15s));
     produce_events({make_event()});
     ASSERT_EQ(await_rows(1), 1);
     ASSERT_TRUE(wait_until([&] { return get("/readyz").first == 200; }, 15s));

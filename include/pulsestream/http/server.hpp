@@ -66,6 +66,12 @@ public:
     void drain();
     /// Open connections right now.
     [[nodiscard]] std::size_t connections() const noexcept;
+    /// True once drain() has taken effect completely: every accept loop and every connection
+    /// has ended. Wait for it before stopping the io_pool, so nothing of the server is left to
+    /// be destroyed together with an io_context.
+    [[nodiscard]] bool idle() const noexcept;
+    /// Blocks until idle() or the deadline; returns idle(). Never call it on an io thread.
+    bool wait_idle(std::chrono::milliseconds deadline) const;
 
     struct state;
 
