@@ -4,6 +4,7 @@
 
 #include "pulsestream/gateway/redis_clients.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
+#include "pulsestream/stream/ws_hub.hpp"
 
 namespace pulsestream::gateway {
 
@@ -11,14 +12,10 @@ stream_publisher::stream_publisher(redis_clients& redis, metrics::gateway_metric
                                    std::chrono::milliseconds deadline)
     : redis_(redis), metrics_(metrics), deadline_(deadline) {}
 
-std::string stream_publisher::channel_of(const core::uuid& client) {
-    return "events:stream:" + core::to_string(client);
-}
-
 void stream_publisher::publish(const boost::asio::any_io_executor& near,
                                const core::uuid& client, std::string events_json) {
     auto& connection = redis_.near(near);
-    connection.async_command({"PUBLISH", channel_of(client), std::move(events_json)}, deadline_,
+    connection.async_command({"PUBLISH", stream::ws_hub::channel_of(client), std::move(events_json)}, deadline_,
                              boost::asio::bind_executor(
                                  connection.get_executor(),
                                  [&metrics = metrics_](boost::system::error_code ec, redis::reply r) {

@@ -163,12 +163,6 @@ TEST_F(
               static_cast<double>(expected));
 }
 
-TEST(stream_channels, the_publisher_and_the_hub_name_a_tenant_channel_alike) {
-    const auto tenant = *pulsestream::core::parse_uuid(dev_client_id);
-    EXPECT_EQ(pulsestream::gateway::stream_publisher::channel_of(tenant),
-              pulsestream::stream::ws_hub::channel_of(tenant));
-}
-
 TEST_F(stream_gateway, filters_by_device_and_event_type_with_repeatable_parameters) {
     const auto d1 = fresh_uuid(), d2 = fresh_uuid(), d3 = fresh_uuid();
     std::string upper_d2 = d2;

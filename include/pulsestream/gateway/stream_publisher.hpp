@@ -24,9 +24,6 @@ public:
     stream_publisher(redis_clients& redis, metrics::gateway_metrics& metrics,
                      std::chrono::milliseconds deadline);
 
-    /// The Redis channel of a tenant's stream.
-    [[nodiscard]] static std::string channel_of(const core::uuid& client);
-
     /// Publishes `events_json` (a JSON array) to the client's channel without waiting for the
     /// outcome: call only after the broker acknowledged the events. A failure is counted and
     /// otherwise ignored, so it can never turn an accepted request into an error (defect 4).
