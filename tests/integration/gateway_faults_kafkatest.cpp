@@ -142,6 +142,9 @@ TEST_F(gateway_faults, the_rate_limit_answers_429_with_retry_after_and_counts_ba
 
 TEST_F(gateway_faults, shutdown_finishes_the_request_in_flight) {
     start();
+    // A warm producer (metadata, producer id) so that the slow broker below delays only the ack
+    // of the request in flight, well inside PRODUCE_TIMEOUT_MS.
+    ASSERT_EQ(post(event_json(fresh_uuid()), fresh_uuid()).result_int(), 202);
     stack_->kafka().set_rtt(-1, 500);
     const auto key = fresh_uuid();
     auto in_flight = std::async(std::launch::async, [&] { return post(event_json(fresh_uuid()), key); });
