@@ -98,7 +98,20 @@ void mock_cluster::create_topic(const std::string& name, int partitions, int rep
     std::lock_guard lock(mutex_);
     throw_if_failed(rd_kafka_mock_topic_create(cluster_.get(), name.c_str(), partitions, capped),
                     "create_topic " + name);
+    spread_leaders(name, partitions);
     topics_.push_back(topic_state{name, partitions, capped});
+}
+
+void mock_cluster::spread_leaders(const std::string& topic, int partitions) {
+    // The mock picks leaders at random, so with a few partitions a broker may lead none and
+    // taking it down would change nothing. Round-robin, as Kafka assigns them, makes every
+    // broker lead partitions and a fault on broker N predictable.
+    for (int partition = 0; partition < partitions; ++partition) {
+        const std::int32_t leader = partition % broker_count_ + 1;
+        throw_if_failed(
+            rd_kafka_mock_partition_set_leader(cluster_.get(), topic.c_str(), partition, leader),
+            "create_topic " + topic + ": leader of [" + std::to_string(partition) + "]");
+    }
 }
 
 void mock_cluster::create_default_topics(int raw_partitions) {

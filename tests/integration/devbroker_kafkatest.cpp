@@ -403,6 +403,17 @@ TEST_F(DevbrokerFaults, AllBrokersDownMeansNoAckThenTimeoutThenRecovery) {
     EXPECT_EQ(count_errors(producer->reports(), after), 0U);
 }
 
+// Leaders are spread round-robin, so "down N" always stalls some partitions (the mock alone
+// picks them at random, and a broker could lead none of a topic's 8).
+TEST_F(DevbrokerFaults, EveryBrokerLeadsPartitionsRoundRobin) {
+    auto producer = warm_producer(10s);
+    ASSERT_FALSE(HasFailure());
+    for (std::int32_t p = 0; p < mock_cluster::default_partitions; ++p) {
+        EXPECT_EQ(leader_of(producer->handle(), raw_topic, p), p % cluster_.broker_count() + 1)
+            << "partition " << p;
+    }
+}
+
 // broker_down does not move leadership: only the partitions the broker leads stall; moving
 // the leader with set_partition_leader lets the stalled messages through.
 TEST_F(DevbrokerFaults, LeaderDownStallsItsPartitionUntilLeadershipMoves) {

@@ -21,8 +21,9 @@ TEST_F(process_faults, broker_down_and_up_during_load) {
     start_stack(2, 1);
     auto sim = start_load();
     wait_more(sim, 300, "before the outage");
-    // The mock keeps leadership on a downed broker: its partitions stall until it is up, so
-    // the gateways answer 503 after PRODUCE_TIMEOUT_MS and the clients retry.
+    // Broker 2 leads partitions 1, 4 and 7 (the devbroker spreads leaders round-robin) and the
+    // mock keeps leadership on a downed broker: those partitions stall until it is up, so the
+    // gateways answer 503 after PRODUCE_TIMEOUT_MS and the clients retry.
     ASSERT_EQ(stack_->broker_control("down 2").rfind("ok", 0), 0u);
     ASSERT_TRUE(sim.wait_attempts("503", 2, 60s)) << sim.progress().dump() << stack_->logs();
     ASSERT_EQ(stack_->broker_control("up 2").rfind("ok", 0), 0u);

@@ -121,7 +121,8 @@ public:
     [[nodiscard]] int broker_count() const noexcept { return broker_count_; }
 
     /// Creates `name` with `partitions` partitions; `replication` is capped at the broker
-    /// count. Throws if the topic exists (also when a client auto-created it) or an argument
+    /// count. Partition p is led by broker `p % broker_count() + 1`, so every broker leads
+    /// some partitions. Throws if the topic exists (also when a client auto-created it) or an argument
     /// is out of range.
     void create_topic(const std::string& name, int partitions, int replication);
 
@@ -183,6 +184,7 @@ private:
 
     void check_broker(std::int32_t id, bool allow_all, std::string_view what) const;
     void check_topic(const std::string& topic, std::int32_t partition) const;
+    void spread_leaders(const std::string& topic, int partitions);  // caller holds mutex_
     void set_up(std::int32_t id, bool up);
 
     int broker_count_;
