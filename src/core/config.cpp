@@ -16,6 +16,12 @@ namespace {
 constexpr std::int64_t day_ms = 86400000;
 constexpr std::int64_t day_s = 86400;
 
+std::string shortest_text(double v) {
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    return ec == std::errc{} ? std::string(buf.data(), end) : std::to_string(v);
+}
+
 // Collects every problem instead of stopping at the first, so an operator fixes them in one go.
 class env_reader {
 public:
@@ -34,6 +40,21 @@ public:
             return false;
         }
         out = static_cast<T>(v);
+        return true;
+    }
+
+    bool decimal(std::string_view name, double& out, double min, double max) {
+        const auto raw = get(name);
+        if (!raw) return true;
+        double v = 0;
+        const char* end = raw->data() + raw->size();
+        const auto [ptr, ec] = std::from_chars(raw->data(), end, v);
+        if (ec != std::errc{} || ptr != end || !(v >= min && v <= max)) {
+            error(name, "expected a number " + shortest_text(min) + ".." + shortest_text(max) +
+                            ", got '" + shorten(*raw) + "'");
+            return false;
+        }
+        out = v;
         return true;
     }
 
@@ -186,6 +207,7 @@ config_result<gateway_config> load_gateway_config(const env_lookup& env) {
     r.integer("MAX_BODY_BYTES", c.max_body_bytes, 1, 256LL << 20);
     r.integer("MAX_BATCH_EVENTS", c.max_batch_events, 1, 100000);
     const bool timeout_ok = r.integer("PRODUCE_TIMEOUT_MS", c.produce_timeout_ms, 1, 600000);
+    r.decimal("KAFKA_LINGER_MS", c.kafka_linger_ms, 0, 1000);
     const bool lock_ok = r.integer("IDEMPOTENCY_LOCK_TTL_S", c.idempotency_lock_ttl_s, 1, day_s);
     r.integer("IDEMPOTENCY_TTL_S", c.idempotency_ttl_s, 1, 30 * day_s);
     r.integer("AUTH_CACHE_TTL_S", c.auth_cache_ttl_s, 1, day_s);

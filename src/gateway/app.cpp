@@ -50,7 +50,7 @@ kafka::producer_config producer_config_of(const core::gateway_config& c) {
     // Every request waits for its ack, so linger is latency paid by each one; measured with
     // tools/bench/gateway at 64 connections, 1 ms instead of 5 ms took single events from
     // 8,586 to 27,449 req/s with no loss for batches (docs/BENCHMARKS.md).
-    p.linger_ms = 1;
+    p.linger_ms = c.kafka_linger_ms;
     // librdkafka may keep retrying a little longer than the gateway waits; the gateway answers
     // 503 at PRODUCE_TIMEOUT_MS on its own timer and the idempotency lock outlives both.
     p.message_timeout_ms = static_cast<int>(c.produce_timeout_ms);

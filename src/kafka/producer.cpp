@@ -49,7 +49,7 @@ conf_ptr make_conf(const producer_config& config) {
     set("enable.idempotence", "true");
     set("partitioner", "murmur2_random");
     set("compression.codec", config.compression);
-    set("linger.ms", std::to_string(config.linger_ms));
+    set("linger.ms", std::to_string(config.linger_ms));  // "%f": librdkafka reads it as a float
     set("message.timeout.ms", std::to_string(config.message_timeout_ms));
     set("queue.buffering.max.messages", std::to_string(config.queue_buffering_max_messages));
     for (const auto& [name, value] : config.extra) {

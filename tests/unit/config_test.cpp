@@ -55,6 +55,7 @@ TEST(GatewayConfig, ReadsEveryVariable) {
         {"MAX_BODY_BYTES", "2048"},
         {"MAX_BATCH_EVENTS", "10"},
         {"PRODUCE_TIMEOUT_MS", "500"},
+        {"KAFKA_LINGER_MS", "0.5"},
         {"IDEMPOTENCY_LOCK_TTL_S", "1"},
         {"IDEMPOTENCY_TTL_S", "60"},
         {"AUTH_CACHE_TTL_S", "5"},
@@ -75,6 +76,7 @@ TEST(GatewayConfig, ReadsEveryVariable) {
     EXPECT_EQ(r->max_body_bytes, 2048U);
     EXPECT_EQ(r->max_batch_events, 10U);
     EXPECT_EQ(r->produce_timeout_ms, 500);
+    EXPECT_EQ(r->kafka_linger_ms, 0.5);
     EXPECT_EQ(r->idempotency_lock_ttl_s, 1);
     EXPECT_EQ(r->rate_limit_per_key, 100U);
 }
@@ -91,10 +93,14 @@ TEST(GatewayConfig, ReportsAllBadVariablesTogether) {
         {"KAFKA_TOPIC", "bad topic!"},
         {"TIMESTAMP_SKEW_MS", "12.5"},
         {"KAFKA_BROKERS", "nohostport"},
+        {"KAFKA_LINGER_MS", "1001"},
     }));
     ASSERT_FALSE(r.has_value());
     const config_errors& e = r.error();
-    EXPECT_EQ(e.messages.size(), 10U);
+    EXPECT_EQ(e.messages.size(), 11U);
+    EXPECT_NE(std::find(e.messages.begin(), e.messages.end(),
+                        "KAFKA_LINGER_MS: expected a number 0..1000, got '1001'"),
+              e.messages.end());
     EXPECT_NE(std::find(e.messages.begin(), e.messages.end(),
                         "PORT: expected an integer 0..65535, got 'abc'"),
               e.messages.end());

@@ -50,7 +50,8 @@ start_devbroker() {
 
 # start_gateway PORT: pulsestream-gateway on 127.0.0.1:PORT; sets gateway_pid.
 start_gateway() {
-    PORT=$1 HOST=127.0.0.1 LOG_LEVEL=warn "$bin/src/gateway/pulsestream-gateway" \
+    # GATEWAY_ENV: extra VAR=value words for the gateway only (e.g. GATEWAY_THREADS=1).
+    env PORT="$1" HOST=127.0.0.1 LOG_LEVEL=warn ${GATEWAY_ENV:-} "$bin/src/gateway/pulsestream-gateway" \
         >"$state/gateway.log" 2>&1 &
     gateway_pid=$!
     pids+=("$gateway_pid")

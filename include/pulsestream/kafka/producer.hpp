@@ -59,7 +59,7 @@ struct delivery {
 /// `enable.idempotence=true`, `partitioner=murmur2_random` are always set (DESIGN.md §5).
 struct producer_config {
     std::string brokers;              ///< `bootstrap.servers`; required
-    int linger_ms = 5;                ///< `linger.ms`
+    double linger_ms = 5;             ///< `linger.ms` (librdkafka takes fractions of a ms)
     std::string compression = "lz4";  ///< `compression.codec`
     /// `message.timeout.ms`: how long librdkafka keeps trying before the report says
     /// `__MSG_TIMED_OUT`. An operation whose caller gave up stays alive until then.
