@@ -1,4 +1,6 @@
-#include "sha1.hpp"
+#include "pulsestream/core/sha1.hpp"
+
+#include "pulsestream/core/sha256.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -91,3 +93,14 @@ std::array<std::uint8_t, 20> sha1_hasher::finish() noexcept {
 }
 
 }  // namespace pulsestream::core::detail
+
+namespace pulsestream::core {
+
+std::string sha1_hex(std::string_view data) {
+    detail::sha1_hasher h;
+    h.update(data);
+    const auto digest = h.finish();
+    return to_hex(digest);
+}
+
+}  // namespace pulsestream::core

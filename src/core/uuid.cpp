@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "sha1.hpp"
+#include "pulsestream/core/sha1.hpp"
 
 namespace pulsestream::core {
 namespace {

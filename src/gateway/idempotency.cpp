@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "pulsestream/gateway/redis_clients.hpp"
+#include "pulsestream/gateway/redis_script.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
 
 namespace pulsestream::gateway {
@@ -20,18 +21,24 @@ constexpr std::string_view done_tag = "D:";
 
 // Deletes the key only while it still holds exactly our lock: a lock that expired and was taken
 // by a retry, or a stored result, must survive our release.
-constexpr std::string_view release_script =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-    "return 0";
+const redis_script& release_script() {
+    static const redis_script script(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+        "return 0");
+    return script;
+}
 
 // Stores the result unless the key holds another request's lock or result (a different
 // fingerprint): a request that went on after an `unavailable` begin() must not overwrite a
 // result it never saw. ARGV: our lock, our result prefix, the result, its TTL in seconds.
-constexpr std::string_view complete_script =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if v == false or v == ARGV[1] or string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then "
-    "redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) return 1 end "
-    "return 0";
+const redis_script& complete_script() {
+    static const redis_script script(
+        "local v = redis.call('GET', KEYS[1]) "
+        "if v == false or v == ARGV[1] or string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then "
+        "redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4]) return 1 end "
+        "return 0");
+    return script;
+}
 
 std::string redis_key(const core::uuid& client, const core::uuid& key) {
     std::string result = "idem:";
@@ -132,17 +139,12 @@ boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& clien
     value.reserve(prefix.size() + body.size());
     value += prefix;
     value += body;
-    std::vector<std::string> command{
-        "EVAL",
-        std::string(complete_script),
-        "1",
-        redis_key(client, key),
-        lock_value(fingerprint),
-        std::move(prefix),
-        std::move(value),
+    std::vector<std::string> keys_and_args{
+        redis_key(client, key), lock_value(fingerprint), std::move(prefix), std::move(value),
         std::to_string(at_least_one_second(options_.result_ttl).count())};
-    auto [ec, reply] = co_await redis_.near(executor).async_command(
-        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, reply] = co_await complete_script().run(redis_.near(executor),
+                                                      std::move(keys_and_args), 1,
+                                                      options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
@@ -156,10 +158,10 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
                                                         const core::uuid& key,
                                                         std::string_view fingerprint) {
     const auto executor = co_await boost::asio::this_coro::executor;
-    std::vector<std::string> command{"EVAL", std::string(release_script), "1",
-                                     redis_key(client, key), lock_value(fingerprint)};
-    auto [ec, reply] = co_await redis_.near(executor).async_command(
-        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    std::vector<std::string> keys_and_args{redis_key(client, key), lock_value(fingerprint)};
+    auto [ec, reply] = co_await release_script().run(redis_.near(executor),
+                                                     std::move(keys_and_args), 1,
+                                                     options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         // The lock then expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.

@@ -170,8 +170,8 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     }
     metrics_.events_accepted(events.size());
 
-    auto response_body = accepted_body(events, is_batch);
-    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
+    // Publish first, not awaited, then store the 202: both commands leave in one write to Redis
+    // and their replies come back in one read.
     std::string stream_message = "[";
     for (std::size_t i = 0; i < events.size(); ++i) {
         if (i != 0) stream_message += ',';
@@ -179,6 +179,8 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     }
     stream_message += ']';
     stream_.publish(co_await net::this_coro::executor, client->id, std::move(stream_message));
+    auto response_body = accepted_body(events, is_batch);
+    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
     co_return accepted_response(std::move(response_body));
 }
 

@@ -350,4 +350,26 @@ TEST_F(gateway_idempotency_redis, complete_never_overwrites_another_requests_res
     EXPECT_EQ(state_name(begin(client_, third, body_b_).state), "in_progress");
 }
 
+// The scripts travel by digest (EVALSHA); a server that lost its script cache (restart,
+// SCRIPT FLUSH) gets the source once (EVAL) and digests again afterwards.
+TEST_F(gateway_idempotency_redis, scripts_run_by_digest_and_survive_a_flushed_script_cache) {
+    ASSERT_EQ(command({"SCRIPT", "FLUSH"}).str, "OK");
+    ASSERT_EQ(command({"CONFIG", "RESETSTAT"}).str, "OK");
+    const uuid keys[] = {fresh_uuid(), fresh_uuid(), fresh_uuid()};
+    for (const auto& key : keys) {
+        ASSERT_EQ(state_name(begin(client_, key, body_a_).state), "acquired");
+        complete(client_, key, body_a_, "stored " + to_string(key));
+        EXPECT_EQ(begin(client_, key, body_a_).stored_body, "stored " + to_string(key));
+    }
+    const auto stats = command({"INFO", "commandstats"}).str;
+    EXPECT_NE(stats.find("cmdstat_evalsha:calls=3,"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("cmdstat_eval:calls=1,"), std::string::npos) << stats;
+
+    ASSERT_EQ(command({"SCRIPT", "FLUSH"}).str, "OK");
+    const auto after_flush = fresh_uuid();
+    ASSERT_EQ(state_name(begin(client_, after_flush, body_a_).state), "acquired");
+    complete(client_, after_flush, body_a_, "after flush");
+    EXPECT_EQ(begin(client_, after_flush, body_a_).stored_body, "after flush");
+}
+
 }  // namespace
