@@ -204,6 +204,7 @@ config_result<gateway_config> load_gateway_config(const env_lookup& env) {
     read_host(r, c.host);
     r.integer("PORT", c.port, 0, 65535);
     r.integer("GATEWAY_THREADS", c.threads, 1, 1024);
+    r.integer("MAX_CONNECTIONS", c.max_connections, 1, 1000000);
     r.integer("MAX_BODY_BYTES", c.max_body_bytes, 1, 256LL << 20);
     r.integer("MAX_BATCH_EVENTS", c.max_batch_events, 1, 100000);
     const bool timeout_ok = r.integer("PRODUCE_TIMEOUT_MS", c.produce_timeout_ms, 1, 600000);

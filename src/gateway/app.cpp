@@ -195,6 +195,7 @@ void app::start() {
     http::server_options options;
     options.host = s.config.host;
     options.port = s.config.port;
+    options.max_connections = s.config.max_connections;  // WebSockets count too
     // Gzip bodies are bounded on the wire by the same limit; decompression re-checks it.
     options.body_limit = s.config.max_body_bytes;
     // The metrics outlive the server (declared before it), so the observer is not owned here.

@@ -28,9 +28,11 @@ std::string_view exchange::query() const {
     return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
-boost::asio::ip::tcp::socket exchange::take_over() {
+taken_connection exchange::take_over() {
     taken_over_ = true;
-    return std::move(stream_.socket());
+    // Counted again here before the server's own count for this connection ends with its
+    // coroutine, so the connection never drops out of the count in between.
+    return taken_connection{std::move(stream_.socket()), connection_slot(connections_)};
 }
 
 boost::asio::awaitable<boost::system::error_code> exchange::read_body() {

@@ -139,6 +139,8 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
     boost::system::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
     registration registered(sh, stream);
+    // Shares the state's lifetime: a taken-over connection's slot may outlive the server.
+    const std::shared_ptr<std::atomic<std::size_t>> connections(st, &st->connections);
     beast::flat_buffer buffer;
     const auto& opt = st->options;
 
@@ -160,7 +162,7 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
         }
         stream.expires_never();
         registered.entry().busy = true;
-        exchange ex(stream, buffer, parser, opt.body_limit, opt.body_timeout);
+        exchange ex(stream, buffer, parser, opt.body_limit, opt.body_timeout, connections);
         response res = co_await answer(*st, ex);
         registered.entry().busy = false;
         if (ex.taken_over()) co_return;  // the socket has a new owner (WebSocket)

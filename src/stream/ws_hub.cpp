@@ -174,9 +174,9 @@ ws_hub::~ws_hub() { core_->shutdown(); }
 
 const hub_options& ws_hub::options() const { return core_->options; }
 
-void ws_hub::open(net::ip::tcp::socket socket, http::request upgrade, const core::uuid& tenant,
-                  stream_filter filter) {
-    auto session = std::make_shared<ws_session>(std::move(socket), std::move(upgrade),
+void ws_hub::open(http::taken_connection connection, http::request upgrade,
+                  const core::uuid& tenant, stream_filter filter) {
+    auto session = std::make_shared<ws_session>(std::move(connection), std::move(upgrade),
                                                 channel_of(tenant), std::move(filter), core_);
     core_->add(session);
     session->start();

@@ -28,15 +28,17 @@ constexpr std::size_t frames_per_report = 64;
 
 }  // namespace
 
-ws_session::ws_session(net::ip::tcp::socket socket, http::request upgrade, std::string channel,
-                       stream_filter filter, std::shared_ptr<detail::hub_core> hub)
-    : ws_(std::move(socket)),
+ws_session::ws_session(http::taken_connection connection, http::request upgrade,
+                       std::string channel, stream_filter filter,
+                       std::shared_ptr<detail::hub_core> hub)
+    : ws_(std::move(connection.socket)),
       executor_(ws_.get_executor()),
       upgrade_(std::move(upgrade)),
       channel_(std::move(channel)),
       filter_(std::move(filter)),
       hub_(std::move(hub)),
-      cutoff_(executor_) {}
+      cutoff_(executor_),
+      slot_(std::move(connection.slot)) {}
 
 ws_session::~ws_session() {
     if (state_ == state::ended) return;
@@ -176,6 +178,7 @@ void ws_session::finish() {
     queue_.clear();
     report_frames();
     beast::get_lowest_layer(ws_).close();  // aborts a write still pending
+    slot_ = {};
     if (joined_) hub_->metrics.ws_connection_closed();
     hub_->leave(*this);
 }

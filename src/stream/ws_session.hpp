@@ -23,7 +23,7 @@ namespace pulsestream::stream {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(boost::asio::ip::tcp::socket socket, http::request upgrade, std::string channel,
+    ws_session(http::taken_connection connection, http::request upgrade, std::string channel,
                stream_filter filter, std::shared_ptr<detail::hub_core> hub);
     /// Leaves the hub if finish() did not run (its io_context was stopped under it).
     ~ws_session();
@@ -60,6 +60,7 @@ private:
     stream_filter filter_;
     std::shared_ptr<detail::hub_core> hub_;
     boost::asio::steady_timer cutoff_;
+    http::connection_slot slot_;  // our place under the gateway's connection cap until finish()
 
     state state_ = state::handshake;
     bool joined_ = false;

@@ -29,9 +29,11 @@ TEST(GatewayConfig, Defaults) {
     EXPECT_EQ(c.host, "0.0.0.0");
     EXPECT_EQ(c.port, 3000);
     EXPECT_EQ(c.threads, std::max(1U, std::thread::hardware_concurrency()));
+    EXPECT_EQ(c.max_connections, 20000U);
     EXPECT_EQ(c.max_body_bytes, 1048576U);
     EXPECT_EQ(c.max_batch_events, 500U);
     EXPECT_EQ(c.produce_timeout_ms, 10000);
+    EXPECT_EQ(c.kafka_linger_ms, 1.0);
     EXPECT_EQ(c.idempotency_lock_ttl_s, 30);
     EXPECT_EQ(c.idempotency_ttl_s, 86400);
     EXPECT_EQ(c.auth_cache_ttl_s, 300);
@@ -52,6 +54,7 @@ TEST(GatewayConfig, ReadsEveryVariable) {
         {"HOST", "127.0.0.1"},
         {"PORT", "0"},
         {"GATEWAY_THREADS", "2"},
+        {"MAX_CONNECTIONS", "500"},
         {"MAX_BODY_BYTES", "2048"},
         {"MAX_BATCH_EVENTS", "10"},
         {"PRODUCE_TIMEOUT_MS", "500"},
@@ -73,6 +76,7 @@ TEST(GatewayConfig, ReadsEveryVariable) {
     EXPECT_EQ(r->host, "127.0.0.1");
     EXPECT_EQ(r->port, 0);
     EXPECT_EQ(r->threads, 2U);
+    EXPECT_EQ(r->max_connections, 500U);
     EXPECT_EQ(r->max_body_bytes, 2048U);
     EXPECT_EQ(r->max_batch_events, 10U);
     EXPECT_EQ(r->produce_timeout_ms, 500);

@@ -12,11 +12,13 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "pulsestream/http/gzip.hpp"
 #include "support/gzip.hpp"
 #include "support/http_client.hpp"
+#include "support/wait.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/http/router.hpp"
 #include "pulsestream/http/server.hpp"
@@ -269,6 +271,45 @@ TEST_F(http_server_test, a_connection_over_the_cap_is_closed_at_once) {
     EXPECT_TRUE(second.closed_by_server());
 }
 
+// A WebSocket leaves the HTTP server at the upgrade but keeps its place under the cap until
+// its new owner lets it go, so upgraded sockets cannot pile up past max_connections.
+TEST_F(http_server_test, a_taken_over_connection_counts_against_the_cap_until_released) {
+    std::mutex mutex;
+    std::optional<pulsestream::http::taken_connection> parked;
+    routes_.add(bhttp::verb::get, "/upgrade", [&](exchange& ex) -> net::awaitable<response> {
+        auto taken = ex.take_over();
+        {
+            std::lock_guard lock(mutex);
+            parked.emplace(std::move(taken));
+        }
+        co_return response{bhttp::status::switching_protocols, 11};
+    });
+    pulsestream::http::server_options options;
+    options.max_connections = 1;
+    start(options);
+
+    client upgraded(server_->port());
+    upgraded.write_raw("GET /upgrade HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(pulsestream::test_support::wait_until(
+        [&] {
+            std::lock_guard lock(mutex);
+            return parked.has_value();
+        },
+        5s));
+    EXPECT_TRUE(parked->slot.held());
+    ASSERT_TRUE(pulsestream::test_support::wait_until(
+        [&] { return server_->connections() == 1; }, 5s));
+    client refused(server_->port());
+    EXPECT_TRUE(refused.closed_by_server());
+
+    {
+        std::lock_guard lock(mutex);
+        parked.reset();  // the new owner is done: socket closed, place given back
+    }
+    EXPECT_EQ(server_->connections(), 0u);
+    client served(server_->port());
+    EXPECT_EQ(served.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+}
 
 TEST(gunzip, round_trips_and_enforces_the_limit_after_decompression) {
     const std::string plain(100'000, 'z');  // compresses to a few hundred bytes

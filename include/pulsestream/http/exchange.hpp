@@ -15,10 +15,15 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "pulsestream/http/connection_slot.hpp"
 
 namespace pulsestream::http {
 
@@ -26,17 +31,28 @@ namespace beast = boost::beast;
 using request = beast::http::request<beast::http::string_body>;
 using response = beast::http::response<beast::http::string_body>;
 
+/// A connection taken over from the server (exchange::take_over): its socket, and its place
+/// under the server's connection cap, held until `slot` is destroyed.
+struct taken_connection {
+    boost::asio::ip::tcp::socket socket;
+    connection_slot slot;
+};
+
 /// Lives on the connection's coroutine frame; use it only from the handler it is passed to.
 class exchange {
 public:
+    /// `connections`: the server's count of open connections, in which a taken-over
+    /// connection keeps counting; must outlive the exchange (it lives with the connection).
     exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
              beast::http::request_parser<beast::http::string_body>& parser,
-             std::uint64_t body_limit, std::chrono::milliseconds body_timeout)
+             std::uint64_t body_limit, std::chrono::milliseconds body_timeout,
+             const std::shared_ptr<std::atomic<std::size_t>>& connections)
         : stream_(stream),
           buffer_(buffer),
           parser_(parser),
           body_limit_(body_limit),
-          body_timeout_(body_timeout) {}
+          body_timeout_(body_timeout),
+          connections_(connections) {}
 
     /// The request line and headers. The body is empty until read_body() completed.
     [[nodiscard]] const request& message() const { return parser_.get(); }
@@ -64,12 +80,13 @@ public:
     [[nodiscard]] std::string_view route_label() const { return route_label_; }
 
     /// Takes the connection over for another protocol (the WebSocket upgrade): returns its
-    /// socket, and the server then writes no response, reads nothing more and neither counts nor
-    /// drains the connection; the new owner answers and closes it. The response the handler
-    /// returns only goes to the request observer (use 101). Bytes the server read beyond the
-    /// request header are dropped (a WebSocket client waits for the 101 before it sends).
-    /// Call at most once, from the handler, before reading the body.
-    [[nodiscard]] boost::asio::ip::tcp::socket take_over();
+    /// socket and its place under the connection cap. The server then writes no response,
+    /// reads nothing more and does not drain the connection; the new owner answers and closes
+    /// it, and the server counts it until the returned slot is destroyed. The response the
+    /// handler returns only goes to the request observer (use 101). Bytes the server read
+    /// beyond the request header are dropped (a WebSocket client waits for the 101 before it
+    /// sends). Call at most once, from the handler, before reading the body.
+    [[nodiscard]] taken_connection take_over();
     /// True after take_over().
     [[nodiscard]] bool taken_over() const { return taken_over_; }
 
@@ -82,6 +99,7 @@ private:
     bool failed_ = false;
     bool taken_over_ = false;
     std::string_view route_label_ = "unmatched";
+    const std::shared_ptr<std::atomic<std::size_t>>& connections_;
 };
 
 }  // namespace pulsestream::http

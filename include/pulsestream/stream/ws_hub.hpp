@@ -87,11 +87,12 @@ public:
 
     [[nodiscard]] const hub_options& options() const;
 
-    /// Runs a session on `socket` (taken over from the HTTP server): completes the WebSocket
-    /// handshake answering `upgrade`, then streams `tenant`'s events that pass `filter`, one
-    /// text frame per event. After shutdown() the session is closed with 1001 as soon as its
-    /// handshake is done.
-    void open(boost::asio::ip::tcp::socket socket, http::request upgrade, const core::uuid& tenant,
+    /// Runs a session on `connection` (taken over from the HTTP server, whose connection cap
+    /// it keeps counting in until the session ends): completes the WebSocket handshake
+    /// answering `upgrade`, then streams `tenant`'s events that pass `filter`, one text frame
+    /// per event. After shutdown() the session is closed with 1001 as soon as its handshake
+    /// is done.
+    void open(http::taken_connection connection, http::request upgrade, const core::uuid& tenant,
               stream_filter filter);
 
     /// Closes every session with 1001 "going away", and every later one right after its
