@@ -6,8 +6,28 @@
 
 #include "pulsestream/core/config.hpp"
 #include "pulsestream/gateway/app.hpp"
+#include "pulsestream/runtime/fd_limit.hpp"
 #include "pulsestream/runtime/logging.hpp"
 #include "pulsestream/runtime/signals.hpp"
+
+namespace {
+
+// Descriptors the gateway holds besides client connections: Redis, Kafka, PostgreSQL, epoll,
+// timers, logs.
+constexpr std::size_t own_descriptors = 256;
+
+void raise_fd_limit_for(std::size_t max_connections) {
+    const std::size_t wanted = max_connections + own_descriptors;
+    const auto limit = pulsestream::runtime::raise_fd_limit(wanted);
+    if (limit.soft < wanted) {
+        spdlog::warn("open-file limit {} (hard {}) is below MAX_CONNECTIONS {} plus {} of the "
+                     "gateway's own: clients past it wait in the accept queue; raise the hard "
+                     "limit (ulimit -Hn, systemd LimitNOFILE, docker ulimits)",
+                     limit.soft, limit.hard, max_connections, own_descriptors);
+    }
+}
+
+}  // namespace
 
 int main() {
     using namespace pulsestream;
@@ -18,6 +38,7 @@ int main() {
         return 2;
     }
     runtime::configure_logging("pulsestream-gateway", config->shared.log_level, config->shared.log_format);
+    raise_fd_limit_for(config->max_connections);
     try {
         gateway::app app(*config);
         app.start();
