@@ -29,7 +29,7 @@ TEST(GatewayConfig, Defaults) {
     EXPECT_EQ(c.host, "0.0.0.0");
     EXPECT_EQ(c.port, 3000);
     EXPECT_EQ(c.threads, std::max(1U, std::thread::hardware_concurrency()));
-    EXPECT_EQ(c.max_connections, 20000U);
+    EXPECT_EQ(c.max_connections, 16384U);
     EXPECT_EQ(c.max_body_bytes, 1048576U);
     EXPECT_EQ(c.max_batch_events, 500U);
     EXPECT_EQ(c.produce_timeout_ms, 10000);

@@ -49,7 +49,7 @@ struct gateway_config {
     std::string host = "0.0.0.0";                 ///< HOST
     std::uint16_t port = 3000;                    ///< PORT, 0..65535 (0 = ephemeral)
     unsigned threads = 1;                         ///< GATEWAY_THREADS, 1..1024; default = cores
-    std::size_t max_connections = 20000;          ///< MAX_CONNECTIONS: HTTP + WebSocket, 1..1000000
+    std::size_t max_connections = 16384;          ///< MAX_CONNECTIONS: HTTP + WebSocket, 1..1000000
     std::size_t max_body_bytes = 1U << 20U;       ///< MAX_BODY_BYTES, after decompression
     std::size_t max_batch_events = 500;           ///< MAX_BATCH_EVENTS, 1..100000
     std::int64_t produce_timeout_ms = 10000;      ///< PRODUCE_TIMEOUT_MS, 1..600000
