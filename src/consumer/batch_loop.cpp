@@ -6,6 +6,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
 #include <future>
+#include <map>
 #include <tuple>
 #include <utility>
 
@@ -20,6 +21,8 @@ using namespace std::chrono_literals;
 
 // Poll slices are short so that a stop request and health ticks are never late.
 constexpr auto poll_slice = 100ms;
+// While a write is in flight: how soon its end is noticed by a loop waiting for records.
+constexpr auto write_poll_slice = 5ms;
 // An idle poll returns to the loop this often to run its chores (maintenance, pings, lag).
 constexpr auto idle_return = 1s;
 constexpr int commit_attempts = 3;
@@ -70,6 +73,21 @@ struct dead_letter {
     std::string message;
 };
 
+// Per partition, the lowest offset of either batch: where to rewind when both are abandoned
+// (the older batch's start, or the newer one's for partitions only it holds).
+std::vector<partition_offset> oldest_offsets(const batch& older, const batch& newer) {
+    std::map<std::int32_t, std::int64_t> first;
+    for (const auto* b : {&older, &newer}) {
+        for (const auto& po : b->first_offsets()) {
+            auto [it, fresh] = first.try_emplace(po.partition, po.offset);
+            if (!fresh) it->second = std::min(it->second, po.offset);
+        }
+    }
+    std::vector<partition_offset> out;
+    for (const auto& [partition, offset] : first) out.push_back({partition, offset});
+    return out;
+}
+
 }  // namespace
 
 batch_loop::batch_loop(loop_options options, group_member_config member_config,
@@ -103,7 +121,7 @@ void batch_loop::run() {
     next_maintenance_ = clock::now();
     while (!stopping()) {
         health_.tick();
-        if (clock::now() >= next_maintenance_) maintain();
+        if (!in_flight_ && clock::now() >= next_maintenance_) maintain();
         if (!pending_rewind_.empty()) {
             rewind();
             if (!pending_rewind_.empty()) {
@@ -112,42 +130,62 @@ void batch_loop::run() {
             }
         }
         poll_batch();
+        if (retry_pending_) {  // a revocation finished the write in flight, and it failed
+            retry_pending_ = false;
+            batch_.clear();  // polled past the rewind point; it comes again
+            back_off();
+            continue;
+        }
         if (batch_.empty()) {
+            if (in_flight_) {
+                if (finish_in_flight() == outcome::transient) abandon_and_rewind();
+                continue;
+            }
             idle_ping();
             if (clock::now() - last_lag_update_ >= idle_return) update_lag();
             continue;
         }
-        if (process() == outcome::committed) {
-            backoff_ = options_.backoff_initial;
-        } else {
-            metrics_.db_retry();
-            pending_rewind_ = batch_.first_offsets();
-            batch_.clear();
-            rewind();
-            back_off();
+        metrics_.batch(batch_.size());
+        auto plan = plan_batch(batch_, options_.rules);
+        health_.tick();
+        // Batches are finished in order: the previous one before the next one is written.
+        if (in_flight_ && finish_in_flight() == outcome::transient) {
+            abandon_and_rewind();
+            continue;
         }
+        start_write(std::move(batch_), std::move(plan));
         batch_.clear();
     }
-    // Nothing is in flight here: the last batch was committed or abandoned and rewound.
+    // Finish (or abandon uncommitted) the batch being written. (A batch taken when the stop
+    // came was written above like any other; nothing else is in flight here.)
+    if (in_flight_ && finish_in_flight() == outcome::transient) in_flight_.reset();
+    batch_.clear();
     spdlog::info("leaving consumer group");
     member_->close();
     health_.assigned(0);
 }
 
+bool batch_loop::write_done() const {
+    return in_flight_ && in_flight_->result.wait_for(std::chrono::seconds(0)) ==
+                             std::future_status::ready;
+}
+
 void batch_loop::poll_batch() {
+    // While a write is in flight, poll in short slices so that its end is noticed promptly.
+    const auto slice = [this] { return in_flight_ ? write_poll_slice : poll_slice; };
     const auto idle_until = clock::now() + idle_return;
-    while (batch_.empty() && !stopping() && clock::now() < idle_until) {
+    while (batch_.empty() && !stopping() && !retry_pending_ && clock::now() < idle_until) {
         health_.tick();
-        if (auto record = member_->poll(poll_slice)) batch_.add(std::move(record));
+        if (write_done()) return;  // commit the finished write before waiting for more
+        if (auto record = member_->poll(slice())) batch_.add(std::move(record));
     }
     if (batch_.empty()) return;
     const auto deadline = clock::now() + options_.batch_max_wait;
-    while (batch_.size() < options_.batch_max_events && !stopping()) {
+    while (batch_.size() < options_.batch_max_events && !stopping() && !retry_pending_) {
         const auto now = clock::now();
-        if (now >= deadline) break;
+        if (now >= deadline || write_done()) break;
         const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-        if (auto record =
-                member_->poll(std::min<std::chrono::milliseconds>(remaining, poll_slice))) {
+        if (auto record = member_->poll(std::min<std::chrono::milliseconds>(remaining, slice()))) {
             batch_.add(std::move(record));
         } else {
             health_.tick();
@@ -155,45 +193,63 @@ void batch_loop::poll_batch() {
     }
 }
 
-batch_loop::outcome batch_loop::process() {
-    metrics_.batch(batch_.size());
-    auto plan = plan_batch(batch_, options_.rules);
-    health_.tick();
-    pg::write_report report;
-    if (!plan.rows.empty() && write_rows(plan, report) == outcome::transient) {
-        return outcome::transient;
+void batch_loop::start_write(batch records, batch_plan plan) {
+    in_flight_.emplace(in_flight{std::move(records), std::move(plan), {}, clock::now()});
+    auto& f = *in_flight_;
+    if (f.plan.rows.empty()) {
+        std::promise<pg::db_result<pg::write_report>> done;
+        done.set_value(pg::write_report{});
+        f.result = done.get_future();
+        return;
     }
+    // The rows live in in_flight_ until the future is consumed; nothing else touches the
+    // writer meanwhile (maintenance and pings wait for the write to finish).
+    f.result = std::async(std::launch::async,
+                          [this, rows = std::span<core::event>(f.plan.rows)] {
+                              return writer_.write(rows);
+                          });
+}
+
+batch_loop::outcome batch_loop::finish_in_flight() {
+    auto& f = *in_flight_;
+    pg::write_report report;
+    if (check_write(f, report) == outcome::transient) return outcome::transient;
     health_.tick();
-    if (send_to_dlq(plan, report) == outcome::transient) return outcome::transient;
-    commit();
+    if (send_to_dlq(f.records, f.plan, report) == outcome::transient) return outcome::transient;
+    commit(f.records);
     metrics_.events_processed(report.inserted + report.duplicates);
     health_.tick();
+    backoff_ = options_.backoff_initial;
+    in_flight_.reset();
     return outcome::committed;
 }
 
-batch_loop::outcome batch_loop::write_rows(batch_plan& plan, pg::write_report& report) {
-    const auto start = clock::now();
-    auto result = writer_.write(plan.rows);
+batch_loop::outcome batch_loop::check_write(in_flight& f, pg::write_report& report) {
+    if (f.plan.rows.empty()) {
+        (void)f.result.get();
+        return outcome::committed;
+    }
+    auto result = f.result.get();
     last_db_check_ = clock::now();
     if (!result) {
         health_.database(false);
         spdlog::warn(
             "database write failed, batch of {} records rolled back and retried in {} ms: "
             "{}{}{}",
-            batch_.size(), backoff_.count(), result.error().sqlstate,
+            f.records.size(), backoff_.count(), result.error().sqlstate,
             result.error().sqlstate.empty() ? "" : " ", result.error().message);
         return outcome::transient;
     }
-    metrics_.db_write(clock::now() - start);
+    metrics_.db_write(last_db_check_ - f.started);
     health_.database(true);
     report = std::move(*result);
     metrics_.rows(report.inserted, report.duplicates);
-    spdlog::debug("batch of {} records: {} inserted, {} duplicates, {} refused", batch_.size(),
-                  report.inserted, report.duplicates, report.refused.size());
+    spdlog::debug("batch of {} records: {} inserted, {} duplicates, {} refused",
+                  f.records.size(), report.inserted, report.duplicates, report.refused.size());
     return outcome::committed;
 }
 
-batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan,
+batch_loop::outcome batch_loop::send_to_dlq(const batch& records, const batch_plan& plan,
                                             const pg::write_report& report) {
     std::vector<dead_letter> letters;
     letters.reserve(plan.rejected.size() + report.refused.size());
@@ -210,7 +266,7 @@ batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan,
     std::vector<kafka::message> messages;
     messages.reserve(letters.size());
     for (const auto& letter : letters) {
-        const auto& record = batch_[letter.record];
+        const auto& record = records[letter.record];
         spdlog::warn("dead-lettering {} record {}[{}]@{}: {}", to_string(letter.error_class),
                      member_->topic(), record.partition, record.offset, letter.message);
         messages.push_back(make_dlq_message(source_of(record, member_->topic()), letter.error_class,
@@ -238,8 +294,8 @@ batch_loop::outcome batch_loop::send_to_dlq(const batch_plan& plan,
     return outcome::committed;
 }
 
-void batch_loop::commit() {
-    const auto offsets = batch_.next_offsets();
+void batch_loop::commit(const batch& records) {
+    const auto offsets = records.next_offsets();
     boost::system::error_code ec;
     for (int attempt = 1; attempt <= commit_attempts; ++attempt) {
         ec = member_->commit(offsets);
@@ -261,6 +317,15 @@ void batch_loop::commit() {
     }
     committed_.fetch_add(1, std::memory_order_relaxed);
     update_lag();
+}
+
+void batch_loop::abandon_and_rewind() {
+    metrics_.db_retry();
+    pending_rewind_ = oldest_offsets(in_flight_->records, batch_);
+    in_flight_.reset();
+    batch_.clear();
+    rewind();
+    back_off();
 }
 
 void batch_loop::rewind() {
@@ -325,6 +390,15 @@ void batch_loop::on_assigned(std::span<const std::int32_t> partitions) {
 }
 
 void batch_loop::on_revoked(std::span<const std::int32_t> partitions, bool lost) {
+    // The batch being written is finished first, exactly as the loop would have done before
+    // polling again: committed in Kafka if it is committed in PostgreSQL, else rewound.
+    if (in_flight_ && finish_in_flight() == outcome::transient) {
+        metrics_.db_retry();
+        pending_rewind_ = oldest_offsets(in_flight_->records, batch_);
+        in_flight_.reset();
+        batch_.clear();
+        retry_pending_ = true;
+    }
     const auto before = batch_.size();
     batch_.drop_partitions(partitions);
     std::erase_if(pending_rewind_, [partitions](const partition_offset& po) {

@@ -405,6 +405,52 @@ TEST_F(consumer_pipeline, the_same_records_delivered_twice_are_stored_once) {
     EXPECT_EQ(end_offset(dlq_topic_, 0), 0);
 }
 
+// The next batch is taken while the previous one is written (batch_loop's overlap); offsets
+// must still follow the database: while one write is held back by a table lock, nothing of it
+// or of the batch taken after it is committed.
+TEST_F(consumer_pipeline, offsets_stay_behind_database_commits_while_the_next_batch_is_taken) {
+    auto app = start_consumer();
+    std::vector<event> first;
+    for (int i = 0; i < 50; ++i) first.push_back(make_event(random_device()));
+    produce_events(first);
+    ASSERT_EQ(await_rows(50), 50);
+    ASSERT_TRUE(wait_until([&] { return all_committed(group_); }, 15s));
+    const auto before = committed(group_);
+    const auto batches = [&] {
+        const auto text = app->metrics().serialize();
+        const std::string name = "pulsestream_consumer_batch_size_count ";
+        const auto at = text.find(name);
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size()));
+    };
+    const auto batches_before = batches();
+
+    pqxx::connection blocker(url_);
+    pqxx::work lock(blocker);
+    lock.exec("LOCK TABLE events IN SHARE MODE");  // inserts wait; count(*) does not
+    std::vector<event> more;
+    for (int i = 0; i < 1500; ++i) more.push_back(make_event(random_device()));
+    produce_events(more);
+    const auto writers_waiting = [&] {
+        pqxx::connection conn(url_);
+        pqxx::nontransaction tx(conn);
+        return tx.exec("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                       " WHERE NOT l.granted AND a.application_name = 'pulsestream-consumer'")[0][0]
+            .as<int>();
+    };
+    // One batch is stuck in its write and the loop has taken (and planned) the next one.
+    ASSERT_TRUE(wait_until(
+        [&] { return writers_waiting() >= 1 && batches() >= batches_before + 2; }, 20s, 20ms));
+    EXPECT_EQ(rows(), 50);
+    EXPECT_EQ(committed(group_), before);
+
+    lock.abort();
+    EXPECT_EQ(await_rows(1550), 1550);
+    EXPECT_TRUE(wait_until([&] { return all_committed(group_); }, 15s));
+    EXPECT_EQ(rows(), 1550);
+    app->shutdown(20s);
+    EXPECT_EQ(end_offset(dlq_topic_, 0), 0);
+}
+
 TEST_F(consumer_pipeline,
        original_defect_2_database_outage_under_load_loses_nothing_and_dlqs_nothing) {
     auto app = start_consumer();

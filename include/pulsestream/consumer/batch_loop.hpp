@@ -1,35 +1,46 @@
 #pragma once
 
 /// @file
-/// The consumer loop of DESIGN.md §6, one plain thread, no Asio (STYLE.md "Consumer model"):
+/// The consumer loop of DESIGN.md §6, one plain thread driving Kafka (STYLE.md "Consumer
+/// model"), plus one helper thread for the database write of the batch in flight:
 ///
 /// 1. take a batch: up to `batch_max_events` records, or what arrived within `batch_max_wait`
-///    of its first record;
+///    of its first record (cut short when the write in flight has finished, so its commit is
+///    never delayed by a slow trickle);
 /// 2. parse and validate every record (core::parse_kafka_value);
-/// 3. write the valid rows (pg::event_writer: COPY → staging → INSERT … ON CONFLICT DO
-///    NOTHING in one transaction per connection, shards of the batch written in parallel by
-///    sharded_writer; rows PostgreSQL refuses with a data error are isolated);
-/// 4. produce every poison pill (parse, validation, constraint) to the DLQ and await all
-///    delivery reports;
-/// 5. commit the next offset of every partition of the batch, synchronously.
+/// 3. wait for the previous batch's write (if any) and finish that batch: DLQ, offset commit
+///    (steps 5 and 6 below);
+/// 4. start writing the valid rows on the helper thread (pg::event_writer through
+///    sharded_writer: one transaction per connection; rows PostgreSQL refuses with a data error
+///    are isolated) and go back to step 1 for the next batch while it runs;
+/// 5. once the write committed: produce every poison pill (parse, validation, constraint) to
+///    the DLQ and await all delivery reports;
+/// 6. commit the next offset of every partition of the batch, synchronously.
 ///
-/// Offsets are therefore committed only for records that are stored or dead-lettered. The DLQ
-/// step comes after the database so that a transient failure, which makes the batch come
-/// again, never dead-letters a record twice.
+/// So at most one batch is written while the next one is fetched, parsed and validated;
+/// batches are finished (DLQ, offsets) strictly in order, each only after its own database
+/// commit. Offsets are therefore committed only for records that are stored or dead-lettered.
+/// The DLQ step comes after the database so that a transient failure, which makes the batch
+/// come again, never dead-letters a record twice.
 ///
-/// Transient failures (database unavailable, DLQ delivery failed or timed out): the batch is
-/// abandoned, every partition of it is rewound (seek) to the batch's first offset, the loop
-/// backs off (capped exponential) and polls the same records again — forever, never to the
-/// DLQ. Polling continues between attempts, so the group's rebalances are served and the
-/// member stays in the group.
+/// Transient failures (database unavailable, DLQ delivery failed or timed out): the batch in
+/// flight and the next one already taken are abandoned, every partition of them is rewound
+/// (seek) to the oldest uncommitted offset (the start of the batch in flight, or of the next
+/// batch for partitions only it holds), the loop backs off (capped exponential) and polls the
+/// same records again — forever, never to the DLQ. Polling continues between attempts, so the
+/// group's rebalances are served and the member stays in the group.
 ///
-/// Rebalances are served inside the poll of step 1: records of revoked partitions are dropped
-/// from the batch being collected, so no offset of work not committed to PostgreSQL is ever
-/// committed; the partition's next owner reads them again from the committed offset. (Steps 2
-/// to 5 never poll, so no rebalance can interleave with them.)
+/// Rebalances are served inside the poll of step 1. A revocation first finishes the batch in
+/// flight (waits for its write, then DLQ and offset commit, as step 3 would have done), so
+/// what is committed to PostgreSQL is also committed in Kafka before the partitions go; if
+/// that write failed, nothing of it is committed and the rewind is kept for the partitions
+/// still owned. Records of revoked partitions are dropped from the batch being collected
+/// (never written), so no offset of work not committed to PostgreSQL is ever committed; the
+/// partition's next owner reads them again from the committed offset.
 ///
 /// Partition maintenance (`pulsestream_ensure_partitions(3, retention_days)`) runs at start-up
-/// and every `maintenance_interval` between batches.
+/// and every `maintenance_interval` between batches, never during a write (the writer's
+/// connections belong to one thread at a time).
 ///
 /// Thread-safety: `run` on one thread; `request_stop` from any thread.
 
@@ -38,9 +49,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,9 +97,9 @@ public:
     batch_loop(const batch_loop&) = delete;
     batch_loop& operator=(const batch_loop&) = delete;
 
-    /// Runs until request_stop(): the batch in progress is finished (written, dead-lettered,
-    /// committed) or, when it cannot be (transient failure), abandoned uncommitted; then the
-    /// member leaves the group. Exceptions other than std::bad_alloc do not escape from the
+    /// Runs until request_stop(): the batch being written is finished (dead-lettered,
+    /// committed) or, when it cannot be (transient failure), abandoned uncommitted; a batch
+    /// taken but not yet written is abandoned uncommitted; then the member leaves the group. Exceptions other than std::bad_alloc do not escape from the
     /// steps (they are transient failures); run() itself may throw only on a bug.
     void run();
 
@@ -99,11 +112,23 @@ public:
 private:
     enum class outcome { committed, transient };
 
+    /// A batch whose rows are being written on the helper thread.
+    struct in_flight {
+        batch records;
+        batch_plan plan;
+        std::future<pg::db_result<pg::write_report>> result;
+        std::chrono::steady_clock::time_point started;
+    };
+
     void poll_batch();
-    outcome process();
-    outcome write_rows(batch_plan& plan, pg::write_report& report);
-    outcome send_to_dlq(const batch_plan& plan, const pg::write_report& report);
-    void commit();
+    [[nodiscard]] bool write_done() const;
+    void start_write(batch records, batch_plan plan);
+    outcome finish_in_flight();
+    outcome check_write(in_flight& f, pg::write_report& report);
+    outcome send_to_dlq(const batch& records, const batch_plan& plan,
+                        const pg::write_report& report);
+    void commit(const batch& records);
+    void abandon_and_rewind();
     void rewind();
     void back_off();
     void maintain();
@@ -120,8 +145,10 @@ private:
     health_state& health_;
     std::unique_ptr<group_member> member_;  // after the callbacks' targets above
 
-    batch batch_;
+    batch batch_;                        // being collected (the next batch)
+    std::optional<in_flight> in_flight_;  // being written
     std::vector<partition_offset> pending_rewind_;
+    bool retry_pending_ = false;  // a write failed while a rebalance was served
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_maintenance_{};
     std::chrono::steady_clock::time_point last_db_check_{};
