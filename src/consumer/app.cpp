@@ -113,7 +113,8 @@ struct app::impl {
           options(std::move(o)),
           consumer_id(options.consumer_id.empty() ? default_consumer_id() : options.consumer_id),
           health(options.readiness_staleness),
-          writer(config.shared.database_url, options.db_connections),
+          writer(config.shared.database_url,
+                 options.db_connections != 0 ? options.db_connections : config.db_connections),
           producer(producer_config_of(config, options, consumer_id)),
           loop(loop_options_of(config, options, consumer_id),
                member_config_of(config, options, consumer_id), producer, writer, metrics, health) {
@@ -220,10 +221,10 @@ void app::start() {
     s.loop_thread = std::thread([&s] { s.run_loop(); });
     spdlog::info(
         "consumer {} started: group {}, topic {}, DLQ {}, batches of up to {} records / "
-        "{} ms, HTTP port {}",
+        "{} ms, {} database connections, HTTP port {}",
         s.consumer_id, s.config.group_id, s.config.shared.kafka_topic,
         s.config.shared.kafka_dlq_topic, s.config.batch_max_events, s.config.batch_max_wait_ms,
-        port());
+        s.writer.connections(), port());
 }
 
 std::uint16_t app::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }

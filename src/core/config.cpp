@@ -236,6 +236,7 @@ config_result<consumer_config> load_consumer_config(const env_lookup& env) {
     r.text("KAFKA_GROUP_ID", c.group_id);
     r.integer("BATCH_MAX_EVENTS", c.batch_max_events, 1, 100000);
     r.integer("BATCH_MAX_WAIT_MS", c.batch_max_wait_ms, 1, 60000);
+    r.integer("CONSUMER_DB_CONNECTIONS", c.db_connections, 1, 64);
     r.integer("KAFKA_SESSION_TIMEOUT_MS", c.session_timeout_ms, 1, 3600000);
     r.integer("RETENTION_DAYS", c.retention_days, 1, 3650);
     if (!r.ok()) return config_errors{r.take_errors()};

@@ -176,6 +176,7 @@ TEST(ConsumerConfig, Defaults) {
     EXPECT_EQ(r->group_id, "pulsestream-metrics-group");
     EXPECT_EQ(r->batch_max_events, 5000U);
     EXPECT_EQ(r->batch_max_wait_ms, 200);
+    EXPECT_EQ(r->db_connections, 2U);
     EXPECT_EQ(r->session_timeout_ms, 10000);
     EXPECT_EQ(r->retention_days, 14);
     EXPECT_EQ(r->shared.kafka_dlq_topic, "metrics.dlq");
@@ -186,6 +187,7 @@ TEST(ConsumerConfig, ReadsAndValidates) {
                                                 {"KAFKA_GROUP_ID", "g"},
                                                 {"BATCH_MAX_EVENTS", "100"},
                                                 {"BATCH_MAX_WAIT_MS", "50"},
+                                                {"CONSUMER_DB_CONNECTIONS", "4"},
                                                 {"KAFKA_SESSION_TIMEOUT_MS", "6000"},
                                                 {"RETENTION_DAYS", "7"},
                                                 {"TIMESTAMP_SKEW_MS", "60000"}}));
@@ -193,12 +195,28 @@ TEST(ConsumerConfig, ReadsAndValidates) {
     EXPECT_EQ(r->consumer_port, 4001);
     EXPECT_EQ(r->group_id, "g");
     EXPECT_EQ(r->batch_max_events, 100U);
+    EXPECT_EQ(r->db_connections, 4U);
     EXPECT_EQ(r->retention_days, 7);
     EXPECT_EQ(r->shared.timestamp_skew_ms, 60000);
     r = load_consumer_config(env_from_map(
         {{"BATCH_MAX_EVENTS", "0"}, {"RETENTION_DAYS", "x"}, {"LOG_FORMAT", "yaml"}}));
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().messages.size(), 3U);
+}
+
+TEST(ConsumerConfig, DbConnectionsMustBe1To64) {
+    for (const char* bad : {"0", "65", "-1", "two", "2.5"}) {
+        const auto r = load_consumer_config(env_from_map({{"CONSUMER_DB_CONNECTIONS", bad}}));
+        ASSERT_FALSE(r.has_value()) << bad;
+        ASSERT_EQ(r.error().messages.size(), 1U) << bad;
+        EXPECT_NE(r.error().messages[0].find("CONSUMER_DB_CONNECTIONS"), std::string::npos)
+            << r.error().messages[0];
+    }
+    for (const auto& [text, value] : {std::pair{"1", 1U}, std::pair{"64", 64U}}) {
+        const auto r = load_consumer_config(env_from_map({{"CONSUMER_DB_CONNECTIONS", text}}));
+        ASSERT_TRUE(r.has_value()) << text;
+        EXPECT_EQ(r->db_connections, value);
+    }
 }
 
 TEST(ProcessEnv, ReadsTheRealEnvironment) {

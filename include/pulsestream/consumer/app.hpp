@@ -36,8 +36,9 @@ struct app_options {
     std::chrono::milliseconds backoff_initial{100};
     std::chrono::milliseconds backoff_max{5000};
     std::chrono::milliseconds maintenance_interval = std::chrono::hours(1);
-    /// PostgreSQL connections writing shards of a batch in parallel (sharded_writer).
-    std::size_t db_connections = 2;
+    /// PostgreSQL connections writing shards of a batch in parallel (sharded_writer); 0 takes
+    /// the configuration's (`CONSUMER_DB_CONNECTIONS`).
+    std::size_t db_connections = 0;
     /// Serve HTTP at all (some tests run many members without ports).
     bool serve_http = true;
 };
