@@ -183,6 +183,40 @@ TEST_F(consumer_event_writer, copy_escaping_keeps_tabs_newlines_backslashes_quot
     }
 }
 
+// The direct path writes times as text (1970 to 9999); times outside that range take the
+// staging path. Both must store every time exactly.
+TEST_F(consumer_event_writer, times_are_exact_on_the_direct_and_the_staging_path) {
+    event_writer writer(url_);
+    const std::vector<std::int64_t> direct{0, 951868799999 /* 2000-02-29T23:59:59.999 */,
+                                           1709251199000 /* 2024-02-29T23:59:59 */,
+                                           253402300799999 /* 9999-12-31T23:59:59.999 */};
+    const std::vector<std::int64_t> staged{-1, -62135596800000 /* 0001-01-01 */};
+    for (const auto& times : {direct, staged}) {
+        std::vector<event> events;
+        for (const auto ms : times) {
+            auto e = make_event();
+            e.timestamp_ms = ms;
+            e.received_at_ms = ms == 0 ? 1 : ms - 1;
+            events.push_back(std::move(e));
+        }
+        auto result = writer.write(events);
+        ASSERT_TRUE(result) << result.error().message;
+        EXPECT_EQ(result->inserted, events.size());
+        pqxx::connection conn(url_);
+        pqxx::nontransaction tx(conn);
+        for (const auto& e : events) {
+            const auto row = tx.exec(
+                "SELECT (extract(epoch FROM event_time) * 1000)::bigint,"
+                " (extract(epoch FROM received_at) * 1000)::bigint FROM events WHERE id = '" +
+                pulsestream::core::to_string(e.id) + "'");
+            ASSERT_EQ(row.size(), 1U);
+            EXPECT_EQ(row[0][0].as<std::int64_t>(), e.timestamp_ms);
+            EXPECT_EQ(row[0][1].as<std::int64_t>(), e.received_at_ms);
+        }
+    }
+    EXPECT_EQ(count(), 6);
+}
+
 TEST_F(consumer_event_writer, original_defect_1_one_refused_row_of_five_keeps_the_other_four) {
     exec("ALTER TABLE events ADD CONSTRAINT no_bad CHECK (event_type <> 'refuse-me')");
     event_writer writer(url_);

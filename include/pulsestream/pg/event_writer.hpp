@@ -3,10 +3,18 @@
 /// @file
 /// The consumer's batch writer into the partitioned `events` table (DESIGN.md §6, §7, §10).
 ///
-/// One call writes one batch in ONE transaction: the rows are streamed with COPY
-/// (`pqxx::stream_to`) into a temporary staging table (`ON COMMIT DROP`), then moved with
-/// `INSERT INTO events … SELECT … FROM staging ON CONFLICT DO NOTHING`, so a redelivered record
-/// is counted as a duplicate instead of failing the batch. No per-row round trip.
+/// One call writes one batch in ONE committed transaction, no per-row round trip:
+/// - fast path: the rows are streamed with COPY (`pqxx::stream_to`) straight into `events`.
+///   A COPY fails as a whole on the first duplicate key (a redelivered record) or refused row;
+///   it is then rolled back and the batch takes the staging path. (Without duplicates this
+///   writes each row once instead of twice and skips ON CONFLICT's speculative insertion:
+///   measured with psql on the 2-core dev machine, 500,000 rows into an empty `events`:
+///   4.4 s for COPY into `events` vs 1.2 s + 4.0 s for COPY into staging + INSERT.)
+///   Used when every time of the batch lies in 1970..9999 (written as text);
+/// - staging path: COPY into a temporary staging table (`ON COMMIT DROP`), then
+///   `INSERT INTO events … SELECT … FROM staging ON CONFLICT DO NOTHING`, so a redelivered
+///   record is counted as a duplicate instead of failing the batch.
+/// Either way a committed row is durable (the session's `synchronous_commit` is untouched).
 ///
 /// PostgreSQL errors are classified by SQLSTATE (DESIGN.md §10):
 /// - class 22 (data exception) and 23 (integrity constraint violation) are *data errors*: some
