@@ -123,6 +123,9 @@ void fill(row_text& text, const core::event& e) {
     if (e.metadata) text.metadata = e.metadata->dump();
 }
 
+// Batches written through staging after one that held duplicates, before COPY is tried again.
+constexpr std::size_t staging_after_duplicates = 16;
+
 // Times the direct path can write as "YYYY-MM-DD HH:MM:SS.mmm+00": 1970-01-01 up to 9999-12-31.
 constexpr std::int64_t max_text_ms = 253402300799999;
 
@@ -294,9 +297,12 @@ db_result<write_report> event_writer::write(std::span<const core::event> events)
     write_report report;
     if (events.empty()) return report;
     try {
-        const bool direct = std::all_of(events.begin(), events.end(), [](const core::event& e) {
-            return text_time(e.timestamp_ms) && text_time(e.received_at_ms);
-        });
+        const bool direct =
+            staging_only_ == 0 &&
+            std::all_of(events.begin(), events.end(), [](const core::event& e) {
+                return text_time(e.timestamp_ms) && text_time(e.received_at_ms);
+            });
+        if (staging_only_ > 0) --staging_only_;
         if (direct) {
             try {
                 pqxx::work tx(connection(), "pulsestream_direct");
@@ -323,6 +329,9 @@ db_result<write_report> event_writer::write(std::span<const core::event> events)
             if (!failure) {
                 tx.commit();
                 report.duplicates = events.size() - report.inserted;
+                // Duplicates come in runs (a redelivery, a producer retrying): while they do,
+                // a direct COPY would only fail, so the next batches go straight to staging.
+                staging_only_ = report.duplicates > 0 ? staging_after_duplicates : 0;
                 return report;
             }
         }
