@@ -9,6 +9,7 @@
 #include <pulsestream/kafka/partitioner.hpp>
 #include <pulsestream/kafka/producer.hpp>
 
+#include "support/io_threads.hpp"
 #include "support/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -19,7 +20,6 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -53,40 +53,14 @@ namespace kafka = pulsestream::kafka;
 using namespace std::chrono_literals;
 using boost::system::error_code;
 using pulsestream::devbroker::mock_cluster;
+using pulsestream::test_support::io_threads;
 using pulsestream::test_support::wait_until;
 using clock_type = std::chrono::steady_clock;
-using strand_type = asio::strand<asio::io_context::executor_type>;
+using strand_type = io_threads::strand_type;
 
 constexpr int partitions = 8;
 
 // ---------------------------------------------------------------- helpers
-
-// An io_context run by `n` threads until destroyed.
-class io_threads {
-public:
-    explicit io_threads(int n) : guard_(asio::make_work_guard(context_)) {
-        for (int i = 0; i < n; ++i) {
-            threads_.emplace_back([this] { context_.run(); });
-        }
-    }
-    ~io_threads() {
-        guard_.reset();
-        context_.stop();
-        for (auto& t : threads_) {
-            t.join();
-        }
-    }
-    io_threads(const io_threads&) = delete;
-    io_threads& operator=(const io_threads&) = delete;
-
-    asio::io_context& context() { return context_; }
-    strand_type make_strand() { return asio::make_strand(context_); }
-
-private:
-    asio::io_context context_;
-    asio::executor_work_guard<asio::io_context::executor_type> guard_;
-    std::vector<std::thread> threads_;
-};
 
 kafka::producer_config config_for(const mock_cluster& cluster) {
     kafka::producer_config config;

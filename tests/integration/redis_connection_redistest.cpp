@@ -8,7 +8,6 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -19,7 +18,6 @@
 #include <future>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "pulsestream/redis/breaker.hpp"
@@ -29,8 +27,8 @@
 #include "pulsestream/redis/error.hpp"
 #include "pulsestream/redis/pool.hpp"
 #include "pulsestream/redis/reply.hpp"
-#include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/io_threads.hpp"
+#include "support/redis_suite.hpp"
 #include "support/wait.hpp"
 
 namespace {
@@ -38,37 +36,11 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace redis = pulsestream::redis;
-using pulsestream::test_support::redis_instance;
-using pulsestream::test_support::service_gate;
+using pulsestream::test_support::io_threads;
+using pulsestream::test_support::redis_suite;
 using pulsestream::test_support::wait_until;
 using kind = redis::reply::kind;
 using std::chrono::milliseconds;
-
-// An io_context run by `n` threads for the duration of a test.
-class io_threads {
-public:
-    explicit io_threads(int n) : guard_(asio::make_work_guard(ioc_)) {
-        for (int i = 0; i < n; ++i) {
-            threads_.emplace_back([this] { ioc_.run(); });
-        }
-    }
-    io_threads(const io_threads&) = delete;
-    io_threads& operator=(const io_threads&) = delete;
-    ~io_threads() {
-        guard_.reset();
-        ioc_.stop();
-        for (auto& t : threads_) {
-            t.join();
-        }
-    }
-    asio::io_context& context() { return ioc_; }
-    asio::io_context::executor_type executor() { return ioc_.get_executor(); }
-
-private:
-    asio::io_context ioc_;
-    asio::executor_work_guard<asio::io_context::executor_type> guard_;
-    std::vector<std::thread> threads_;
-};
 
 struct outcome {
     bool completed = false;
@@ -108,18 +80,8 @@ std::string describe(const outcome& o) {
            " str=" + o.reply.str + " after " + std::to_string(o.elapsed.count()) + " ms";
 }
 
-class redis_connection_redis : public ::testing::Test {
+class redis_connection_redis : public redis_suite<redis_connection_redis> {
 protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(redis_instance::available(), "Redis 7 (package redis-server)")) {
-            return;
-        }
-        redis_ = std::make_unique<redis_instance>();
-        redis_->start();
-    }
-    static void TearDownTestSuite() { redis_.reset(); }
-
-    void SetUp() override { PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_); }
     void TearDown() override {
         // A test that stopped or froze the server leaves it usable for the next one.
         if (redis_) {
@@ -151,8 +113,6 @@ protected:
         return c;
     }
 
-    static inline service_gate gate_;
-    static inline std::unique_ptr<redis_instance> redis_;
     io_threads io_{2};
 };
 

@@ -14,7 +14,7 @@
 
 #include "support/child_process.hpp"
 #include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/redis_suite.hpp"
 #include "support/wait.hpp"
 
 namespace {
@@ -22,7 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using pulsestream::test_support::child_process;
 using pulsestream::test_support::redis_instance;
-using pulsestream::test_support::service_gate;
+using pulsestream::test_support::redis_suite;
 using pulsestream::test_support::spawn_options;
 using pulsestream::test_support::wait_until;
 
@@ -51,21 +51,7 @@ reply_ptr command(redisContext* context, const char* format, const char* arg1 = 
 
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
-class redis_instance_redis : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(redis_instance::available(), "Redis 7 (package redis-server)")) {
-            return;
-        }
-        redis_ = std::make_unique<redis_instance>();
-        redis_->start();
-    }
-    static void TearDownTestSuite() { redis_.reset(); }
-    void SetUp() override { PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_); }
-
-    static inline service_gate gate_;
-    static inline std::unique_ptr<redis_instance> redis_;
-};
+class redis_instance_redis : public redis_suite<redis_instance_redis> {};
 
 TEST_F(redis_instance_redis, serves_set_and_get_on_its_own_port) {
     EXPECT_EQ(redis_->url(), "redis://127.0.0.1:" + std::to_string(redis_->port()));

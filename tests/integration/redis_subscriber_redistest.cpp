@@ -2,9 +2,6 @@
 // handler's strand, surviving a Redis restart (resubscribe), unsubscribe and close.
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -12,49 +9,23 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "pulsestream/redis/connection.hpp"
 #include "pulsestream/redis/endpoint.hpp"
 #include "pulsestream/redis/subscriber.hpp"
-#include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/io_threads.hpp"
+#include "support/redis_suite.hpp"
 #include "support/wait.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-namespace asio = boost::asio;
 namespace redis = pulsestream::redis;
-using pulsestream::test_support::redis_instance;
-using pulsestream::test_support::service_gate;
+using pulsestream::test_support::io_threads;
+using pulsestream::test_support::redis_suite;
 using pulsestream::test_support::wait_until;
-
-class io_threads {
-public:
-    explicit io_threads(int n) : guard_(asio::make_work_guard(ioc_)) {
-        for (int i = 0; i < n; ++i) {
-            threads_.emplace_back([this] { ioc_.run(); });
-        }
-    }
-    io_threads(const io_threads&) = delete;
-    io_threads& operator=(const io_threads&) = delete;
-    ~io_threads() {
-        guard_.reset();
-        ioc_.stop();
-        for (auto& t : threads_) {
-            t.join();
-        }
-    }
-    asio::io_context::executor_type executor() { return ioc_.get_executor(); }
-
-private:
-    asio::io_context ioc_;
-    asio::executor_work_guard<asio::io_context::executor_type> guard_;
-    std::vector<std::thread> threads_;
-};
 
 // What the message handler saw; filled on the subscriber's strand, read by the test thread.
 class inbox {
@@ -112,17 +83,8 @@ outcome run(redis::connection& c, std::vector<std::string> args) {
     return future.get();
 }
 
-class redis_subscriber_redis : public ::testing::Test {
+class redis_subscriber_redis : public redis_suite<redis_subscriber_redis> {
 protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(redis_instance::available(), "Redis 7 (package redis-server)")) {
-            return;
-        }
-        redis_ = std::make_unique<redis_instance>();
-        redis_->start();
-    }
-    static void TearDownTestSuite() { redis_.reset(); }
-
     void SetUp() override {
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         auto ep = redis::parse_redis_url(redis_->url());
@@ -166,8 +128,6 @@ protected:
         return o.completed && !o.ec ? o.reply.integer : -1;
     }
 
-    static inline service_gate gate_;
-    static inline std::unique_ptr<redis_instance> redis_;
     io_threads io_{2};
     redis::endpoint endpoint_;
     redis::link_options options_;

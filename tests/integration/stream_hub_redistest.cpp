@@ -18,7 +18,7 @@
 #include "pulsestream/stream/frame.hpp"
 #include "pulsestream/stream/ws_hub.hpp"
 #include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/redis_suite.hpp"
 #include "support/wait.hpp"
 #include "support/ws_client.hpp"
 
@@ -181,19 +181,7 @@ ws_client_options keyed(std::string key, bool reading = true) {
     return o;
 }
 
-class stream_hub : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(redis_instance::available(), "Redis 7")) return;
-        redis_ = std::make_unique<redis_instance>();
-        redis_->start();
-    }
-    static void TearDownTestSuite() { redis_.reset(); }
-    void SetUp() override { PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_); }
-
-    static inline service_gate gate_;
-    static inline std::unique_ptr<redis_instance> redis_;
-};
+class stream_hub : public redis_suite<stream_hub> {};
 
 TEST_F(stream_hub, a_tenant_channel_is_subscribed_while_it_has_viewers_and_only_then) {
     stream_server server(*redis_, {});
