@@ -4,16 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <future>
 #include <ostream>
 #include <pqxx/pqxx>
@@ -26,12 +20,14 @@
 #include "pulsestream/core/uuid.hpp"
 #include "pulsestream/gateway/auth.hpp"
 #include "pulsestream/gateway/redis_clients.hpp"
-#include "pulsestream/http/io_pool.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
 #include "pulsestream/pg/blocking_pool.hpp"
 #include "pulsestream/redis/endpoint.hpp"
+#include "support/await_on.hpp"
 #include "support/child_process.hpp"
+#include "support/gateway_redis.hpp"
 #include "support/postgres_instance.hpp"
+#include "support/prometheus_sample.hpp"
 #include "support/redis_instance.hpp"
 #include "support/services.hpp"
 #include "support/wait.hpp"
@@ -55,9 +51,11 @@ using pulsestream::core::uuid;
 using pulsestream::gateway::auth_options;
 using pulsestream::gateway::authenticator;
 using pulsestream::gateway::client_identity;
-using pulsestream::gateway::redis_clients;
 using pulsestream::metrics::gateway_metrics;
+using pulsestream::test_support::await_on;
+using pulsestream::test_support::gateway_redis;
 using pulsestream::test_support::postgres_instance;
+using pulsestream::test_support::prometheus_sample;
 using pulsestream::test_support::redis_instance;
 using pulsestream::test_support::service_gate;
 using pulsestream::test_support::tail_of_file;
@@ -72,30 +70,10 @@ const uuid dev_client = *pulsestream::core::parse_uuid("00000000-0000-4000-8000-
 // its frame still points at the fixture, so the binary stops here rather than carry on.
 constexpr auto hang_deadline = 20s;
 
-template <class T>
-T await_on(net::io_context& ctx, std::function<net::awaitable<T>()> make) {
-    auto future = net::co_spawn(ctx, std::move(make), net::use_future);
-    if (future.wait_for(hang_deadline) != std::future_status::ready) {
-        std::fprintf(stderr, "FATAL: a coroutine did not finish within %lld s\n",
-                     static_cast<long long>(hang_deadline.count()));
-        std::abort();
-    }
-    return future.get();
-}
-
-// The value of one Prometheus sample line of `text` (0 when absent).
-double sample(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return 0;
-}
-
 double lookups(const gateway_metrics& metrics, std::string_view layer, bool hit) {
-    return sample(metrics.serialize(), "pulsestream_auth_cache_lookups_total{layer=\"" +
-                                           std::string(layer) + "\",result=\"" +
-                                           (hit ? "hit" : "miss") + "\"}");
+    return prometheus_sample(metrics.serialize(), "pulsestream_auth_cache_lookups_total{layer=\"" +
+                                                      std::string(layer) + "\",result=\"" +
+                                                      (hit ? "hit" : "miss") + "\"}");
 }
 
 std::string random_key() {
@@ -123,21 +101,14 @@ protected:
         // queries for one key hash there.
         exec("ALTER SYSTEM SET log_statement = 'all'");
         exec("SELECT pg_reload_conf()");
-        pool_ = std::make_unique<pulsestream::http::io_pool>(2);
-        pool_->start();
-        clients_ = std::make_unique<redis_clients>(
-            *pool_, *pulsestream::redis::parse_redis_url(redis_->url()));
+        gateway_redis_ = std::make_unique<gateway_redis>(
+            *pulsestream::redis::parse_redis_url(redis_->url()), 2, hang_deadline);
         database_ = std::make_unique<pulsestream::pg::blocking_pool>(pg_->url(), 2);
     }
 
     static void TearDownTestSuite() {
-        if (pool_) {
-            pool_->stop();
-            pool_->join();
-        }
-        clients_.reset();
+        gateway_redis_.reset();
         database_.reset();
-        pool_.reset();
         redis_.reset();
         pg_.reset();
     }
@@ -146,11 +117,12 @@ protected:
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         if (!redis_->running()) redis_->start_again();
         if (!pg_->running()) pg_->start_again();
-        ASSERT_TRUE(wait_until([] { return redis_usable(); }, 10s)) << "Redis not usable";
-        ASSERT_EQ(redis_command({"FLUSHALL"}).str, "OK");
+        ASSERT_TRUE(wait_until([] { return gateway_redis_->usable(); }, 10s)) << "Redis not usable";
+        ASSERT_EQ(gateway_redis_->command({"FLUSHALL"}).str, "OK");
         exec("DELETE FROM clients WHERE id <> '" + to_string(dev_client) + "'");
         exec("UPDATE clients SET active = true, rate_limit_per_sec = NULL");
-        auth_ = std::make_unique<authenticator>(options_, *clients_, *database_, metrics_);
+        auth_ = std::make_unique<authenticator>(options_, gateway_redis_->clients(), *database_,
+                                                metrics_);
     }
 
     void TearDown() override {
@@ -217,36 +189,12 @@ protected:
         pg_frozen_ = false;
     }
 
-    static net::io_context& ctx(std::size_t i = 0) { return pool_->context(i); }
-
-    static bool redis_usable() {
-        for (std::size_t i = 0; i < pool_->size(); ++i) {
-            const auto [ec, reply] =
-                await_on<std::tuple<boost::system::error_code, pulsestream::redis::reply>>(
-                    ctx(i),
-                    []() -> net::awaitable<
-                             std::tuple<boost::system::error_code, pulsestream::redis::reply>> {
-                        const auto ex = co_await net::this_coro::executor;
-                        std::vector<std::string> args{"PING"};
-                        co_return co_await clients_->near(ex).async_command(
-                            std::move(args), 500ms, net::as_tuple(net::use_awaitable));
-                    });
-            if (ec || reply.str != "PONG") return false;
-        }
-        return true;
-    }
-
-    static pulsestream::redis::reply redis_command(std::vector<std::string> args) {
-        return await_on<pulsestream::redis::reply>(
-            ctx(), [args = std::move(args)]() -> net::awaitable<pulsestream::redis::reply> {
-                const auto ex = co_await net::this_coro::executor;
-                co_return co_await clients_->near(ex).async_command(args, 1s, net::use_awaitable);
-            });
-    }
+    static net::io_context& ctx(std::size_t i = 0) { return gateway_redis_->context(i); }
 
     static auth_result authenticate(authenticator& auth, std::string key, std::size_t context = 0) {
         return await_on<auth_result>(
-            ctx(context), [&auth, key = std::move(key)] { return auth.authenticate(key); });
+            ctx(context), [&auth, key = std::move(key)] { return auth.authenticate(key); },
+            hang_deadline);
     }
     auth_result authenticate(std::string key, std::size_t context = 0) {
         return authenticate(*auth_, std::move(key), context);
@@ -262,8 +210,7 @@ protected:
     static inline service_gate gate_;
     static inline std::unique_ptr<redis_instance> redis_;
     static inline std::unique_ptr<postgres_instance> pg_;
-    static inline std::unique_ptr<pulsestream::http::io_pool> pool_;
-    static inline std::unique_ptr<redis_clients> clients_;
+    static inline std::unique_ptr<gateway_redis> gateway_redis_;
     static inline std::unique_ptr<pulsestream::pg::blocking_pool> database_;
 
     auth_options options_{.cache_ttl = 300s,
@@ -289,9 +236,13 @@ TEST_F(gateway_auth_redis, the_development_key_authenticates_as_its_client) {
 
     // Written back to Redis under the key's hash, where another gateway finds it.
     const auto redis_key = "auth:" + api_key_hash(dev_key);
-    ASSERT_TRUE(wait_until([&] { return redis_command({"EXISTS", redis_key}).integer == 1; }, 2s));
-    EXPECT_GT(redis_command({"TTL", redis_key}).integer, 290);
-    authenticator other_gateway(options_, *clients_, *database_, metrics_);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return gateway_redis_->command({"EXISTS", redis_key}).integer == 1;
+        },
+        2s));
+    EXPECT_GT(gateway_redis_->command({"TTL", redis_key}).integer, 290);
+    authenticator other_gateway(options_, gateway_redis_->clients(), *database_, metrics_);
     EXPECT_EQ(authenticate(other_gateway, std::string(dev_key), 1), first);
     EXPECT_EQ(lookups(metrics_, "redis", true), 1);
     EXPECT_EQ(lookups(metrics_, "database", true), 1);
@@ -308,8 +259,12 @@ TEST_F(gateway_auth_redis, a_per_client_rate_limit_comes_with_the_identity) {
     EXPECT_EQ(result->rate_limit_per_sec, 250U);
     // The same from the Redis copy.
     const auto redis_key = "auth:" + api_key_hash(key);
-    ASSERT_TRUE(wait_until([&] { return redis_command({"EXISTS", redis_key}).integer == 1; }, 2s));
-    authenticator other_gateway(options_, *clients_, *database_, metrics_);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return gateway_redis_->command({"EXISTS", redis_key}).integer == 1;
+        },
+        2s));
+    authenticator other_gateway(options_, gateway_redis_->clients(), *database_, metrics_);
     EXPECT_EQ(authenticate(other_gateway, key), result);
     EXPECT_EQ(lookups(metrics_, "redis", true), 1);
 }
@@ -325,28 +280,29 @@ TEST_F(gateway_auth_redis, an_unknown_key_is_cached_negative_and_never_queried_t
     // Negative in Redis too, for the negative TTL: another gateway does not query either.
     ASSERT_TRUE(wait_until(
         [&] {
-            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+            return gateway_redis_->command({"EXISTS", "auth:" + hash}).integer == 1;
         },
         2s));
-    const auto ttl = redis_command({"TTL", "auth:" + hash}).integer;
+    const auto ttl = gateway_redis_->command({"TTL", "auth:" + hash}).integer;
     EXPECT_GT(ttl, 25);
     EXPECT_LE(ttl, 30);
-    authenticator other_gateway(options_, *clients_, *database_, metrics_);
+    authenticator other_gateway(options_, gateway_redis_->clients(), *database_, metrics_);
     EXPECT_EQ(code_of(authenticate(other_gateway, key)), "invalid_api_key");
     EXPECT_EQ(database_queries_for(hash), 1);
     EXPECT_EQ(lookups(metrics_, "redis", true), 1);
 
     // The raw key is never a Redis key name nor stored as a value.
-    const auto keys = redis_command({"KEYS", "*"});
+    const auto keys = gateway_redis_->command({"KEYS", "*"});
     ASSERT_EQ(keys.elements.size(), 1U);
     EXPECT_EQ(keys.elements[0].str, "auth:" + hash);
-    EXPECT_EQ(redis_command({"GET", "auth:" + hash}).str.find(key), std::string::npos);
+    EXPECT_EQ(gateway_redis_->command({"GET", "auth:" + hash}).str.find(key), std::string::npos);
 }
 
 TEST_F(gateway_auth_redis, concurrent_misses_of_one_key_share_one_query) {
     const auto key = random_key();
     options_.database_deadline = 5s;
-    auth_ = std::make_unique<authenticator>(options_, *clients_, *database_, metrics_);
+    auth_ =
+        std::make_unique<authenticator>(options_, gateway_redis_->clients(), *database_, metrics_);
     // With PostgreSQL frozen every request is sure to miss while the first query is pending.
     freeze_postgres();
     std::vector<std::future<auth_result>> futures;
@@ -378,7 +334,7 @@ TEST_F(gateway_auth_redis, invalidate_drops_the_key_from_the_process_cache) {
     exec("UPDATE clients SET active = false WHERE id = '" + to_string(dev_client) + "'");
     ASSERT_TRUE(wait_until(
         [&] {
-            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+            return gateway_redis_->command({"EXISTS", "auth:" + hash}).integer == 1;
         },
         2s));
     // Still cached: without invalidation the change is not seen yet.
@@ -386,7 +342,7 @@ TEST_F(gateway_auth_redis, invalidate_drops_the_key_from_the_process_cache) {
 
     // What the key tool does: delete the Redis entry, then publish the hash; every gateway calls
     // invalidate() with it (upper-case hex works too).
-    ASSERT_EQ(redis_command({"DEL", "auth:" + hash}).integer, 1);
+    ASSERT_EQ(gateway_redis_->command({"DEL", "auth:" + hash}).integer, 1);
     std::string upper = hash;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     auth_->invalidate(upper);
@@ -395,10 +351,10 @@ TEST_F(gateway_auth_redis, invalidate_drops_the_key_from_the_process_cache) {
     exec("UPDATE clients SET active = true WHERE id = '" + to_string(dev_client) + "'");
     ASSERT_TRUE(wait_until(
         [&] {
-            return redis_command({"EXISTS", "auth:" + hash}).integer == 1;
+            return gateway_redis_->command({"EXISTS", "auth:" + hash}).integer == 1;
         },
         2s));
-    ASSERT_EQ(redis_command({"DEL", "auth:" + hash}).integer, 1);
+    ASSERT_EQ(gateway_redis_->command({"DEL", "auth:" + hash}).integer, 1);
     auth_->invalidate(hash);
     EXPECT_TRUE(authenticate(std::string(dev_key)));
 }
@@ -415,7 +371,7 @@ TEST_F(gateway_auth_redis, with_redis_stopped_postgresql_answers_within_the_redi
         EXPECT_EQ(code_of(unknown), "invalid_api_key");
         EXPECT_LT(took, options_.redis_deadline + margin);
     }
-    EXPECT_GE(sample(metrics_.serialize(), "pulsestream_redis_failures_total"), 11);
+    EXPECT_GE(prometheus_sample(metrics_.serialize(), "pulsestream_redis_failures_total"), 11);
 }
 
 TEST_F(gateway_auth_redis, with_redis_hung_postgresql_answers_within_the_redis_deadline) {
@@ -466,7 +422,8 @@ TEST_F(gateway_auth_redis, with_both_hung_an_uncached_key_is_auth_unavailable_at
 
 TEST_F(gateway_auth_redis, a_key_cached_in_process_still_authenticates_with_both_down) {
     options_.cache_ttl = 1s;
-    auth_ = std::make_unique<authenticator>(options_, *clients_, *database_, metrics_);
+    auth_ =
+        std::make_unique<authenticator>(options_, gateway_redis_->clients(), *database_, metrics_);
     const auto cached = authenticate(std::string(dev_key));
     ASSERT_TRUE(cached) << code_of(cached);
     const auto unknown = random_key();

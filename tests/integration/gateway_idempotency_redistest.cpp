@@ -1,27 +1,22 @@
 // Edge idempotency on a private Redis (DESIGN.md §3 "Idempotency", §9 defects 3, 4, 5).
 #include <gtest/gtest.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
 #include <future>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "pulsestream/core/sha256.hpp"
 #include "pulsestream/core/uuid.hpp"
 #include "pulsestream/gateway/idempotency.hpp"
 #include "pulsestream/gateway/redis_clients.hpp"
-#include "pulsestream/http/io_pool.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
 #include "pulsestream/redis/endpoint.hpp"
+#include "support/await_on.hpp"
+#include "support/gateway_redis.hpp"
+#include "support/prometheus_sample.hpp"
 #include "support/redis_instance.hpp"
 #include "support/services.hpp"
 #include "support/wait.hpp"
@@ -37,8 +32,10 @@ using pulsestream::gateway::idempotency_begin;
 using pulsestream::gateway::idempotency_options;
 using pulsestream::gateway::idempotency_state;
 using pulsestream::gateway::idempotency_store;
-using pulsestream::gateway::redis_clients;
 using pulsestream::metrics::gateway_metrics;
+using pulsestream::test_support::await_on;
+using pulsestream::test_support::gateway_redis;
+using pulsestream::test_support::prometheus_sample;
 using pulsestream::test_support::redis_instance;
 using pulsestream::test_support::service_gate;
 using pulsestream::test_support::wait_until;
@@ -46,26 +43,6 @@ using pulsestream::test_support::wait_until;
 // Every coroutine of these tests must finish well within this; one that does not is a hang, and
 // its frame still points at the fixture, so the binary stops here rather than carry on.
 constexpr auto hang_deadline = 10s;
-
-template <class T>
-T await_on(net::io_context& ctx, std::function<net::awaitable<T>()> make) {
-    auto future = net::co_spawn(ctx, std::move(make), net::use_future);
-    if (future.wait_for(hang_deadline) != std::future_status::ready) {
-        std::fprintf(stderr, "FATAL: a coroutine did not finish within %lld s\n",
-                     static_cast<long long>(hang_deadline.count()));
-        std::abort();
-    }
-    return future.get();
-}
-
-// The value of one Prometheus sample line of `text` (0 when absent).
-double sample(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return 0;
-}
 
 std::string state_name(idempotency_state s) {
     switch (s) {
@@ -94,19 +71,12 @@ protected:
         if (!gate_.require(redis_instance::available(), "Redis 7 (package redis-server)")) return;
         redis_ = std::make_unique<redis_instance>();
         redis_->start();
-        pool_ = std::make_unique<pulsestream::http::io_pool>(2);
-        pool_->start();
-        clients_ = std::make_unique<redis_clients>(
-            *pool_, *pulsestream::redis::parse_redis_url(redis_->url()));
+        gateway_redis_ = std::make_unique<gateway_redis>(
+            *pulsestream::redis::parse_redis_url(redis_->url()), 2, hang_deadline);
     }
 
     static void TearDownTestSuite() {
-        if (pool_) {
-            pool_->stop();
-            pool_->join();
-        }
-        clients_.reset();
-        pool_.reset();
+        gateway_redis_.reset();
         redis_.reset();
     }
 
@@ -114,60 +84,37 @@ protected:
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         if (!redis_->running()) redis_->start_again();
         // Usable means both connections answer (reconnected, breaker closed again).
-        ASSERT_TRUE(wait_until([] { return redis_usable(); }, 10s)) << "Redis not usable";
-        ASSERT_EQ(command({"FLUSHALL"}).str, "OK");
-        store_ = std::make_unique<idempotency_store>(options_, *clients_, metrics_);
+        ASSERT_TRUE(wait_until([] { return gateway_redis_->usable(); }, 10s)) << "Redis not usable";
+        ASSERT_EQ(gateway_redis_->command({"FLUSHALL"}).str, "OK");
+        store_ = std::make_unique<idempotency_store>(options_, gateway_redis_->clients(), metrics_);
     }
 
-    static net::io_context& ctx(std::size_t i = 0) { return pool_->context(i); }
-
-    static bool redis_usable() {
-        for (std::size_t i = 0; i < pool_->size(); ++i) {
-            const auto [ec, reply] =
-                await_on<std::tuple<boost::system::error_code, pulsestream::redis::reply>>(
-                    ctx(i), [] { return ping(); });
-            if (ec || reply.str != "PONG") return false;
-        }
-        return true;
-    }
-
-    static net::awaitable<std::tuple<boost::system::error_code, pulsestream::redis::reply>> ping() {
-        const auto ex = co_await net::this_coro::executor;
-        std::vector<std::string> args{"PING"};
-        co_return co_await clients_->near(ex).async_command(std::move(args), 500ms,
-                                                            net::as_tuple(net::use_awaitable));
-    }
-
-    /// A raw command on the io thread of context 0 (for checking what is stored).
-    static pulsestream::redis::reply command(std::vector<std::string> args) {
-        return await_on<pulsestream::redis::reply>(
-            ctx(), [args = std::move(args)]() -> net::awaitable<pulsestream::redis::reply> {
-                const auto ex = co_await net::this_coro::executor;
-                co_return co_await clients_->near(ex).async_command(args, 1s, net::use_awaitable);
-            });
-    }
+    static net::io_context& ctx(std::size_t i = 0) { return gateway_redis_->context(i); }
 
     idempotency_begin begin(const uuid& client, const uuid& key, const std::string& fp,
                             std::size_t context = 0) {
         return await_on<idempotency_begin>(
-            ctx(context), [this, client, key, fp] { return store_->begin(client, key, fp); });
+            ctx(context), [this, client, key, fp] { return store_->begin(client, key, fp); },
+            hang_deadline);
     }
 
     void complete(const uuid& client, const uuid& key, const std::string& fp,
                   const std::string& body) {
-        await_on<void>(ctx(), [this, client, key, fp, body] {
-            return store_->complete(client, key, fp, body);
-        });
+        await_on<void>(
+            ctx(),
+            [this, client, key, fp, body] { return store_->complete(client, key, fp, body); },
+            hang_deadline);
     }
 
     void release(const uuid& client, const uuid& key, const std::string& fp) {
-        await_on<void>(ctx(), [this, client, key, fp] { return store_->release(client, key, fp); });
+        await_on<void>(
+            ctx(), [this, client, key, fp] { return store_->release(client, key, fp); },
+            hang_deadline);
     }
 
     static inline service_gate gate_;
     static inline std::unique_ptr<redis_instance> redis_;
-    static inline std::unique_ptr<pulsestream::http::io_pool> pool_;
-    static inline std::unique_ptr<redis_clients> clients_;
+    static inline std::unique_ptr<gateway_redis> gateway_redis_;
 
     idempotency_options options_{.lock_ttl = 30s, .result_ttl = 86400s, .deadline = 100ms};
     gateway_metrics metrics_;
@@ -179,19 +126,19 @@ protected:
 };
 
 TEST_F(gateway_idempotency_redis, near_gives_the_connection_of_the_callers_io_context) {
-    auto& first = clients_->near(ctx(0).get_executor());
-    auto& second = clients_->near(ctx(1).get_executor());
+    auto& first = gateway_redis_->clients().near(ctx(0).get_executor());
+    auto& second = gateway_redis_->clients().near(ctx(1).get_executor());
     EXPECT_NE(&first, &second);
-    EXPECT_EQ(&clients_->near(ctx(0).get_executor()), &first);
-    EXPECT_EQ(&clients_->near(net::make_strand(ctx(1))), &second);
-    EXPECT_TRUE(clients_->breaker_closed());
+    EXPECT_EQ(&gateway_redis_->clients().near(ctx(0).get_executor()), &first);
+    EXPECT_EQ(&gateway_redis_->clients().near(net::make_strand(ctx(1))), &second);
+    EXPECT_TRUE(gateway_redis_->clients().breaker_closed());
 }
 
 TEST_F(gateway_idempotency_redis, the_first_request_takes_the_lock) {
     EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
     // The lock is stored under the client-scoped, canonical key with the lock TTL.
     const auto name = "idem:" + to_string(client_) + ":" + to_string(key_);
-    const auto ttl = command({"TTL", name});
+    const auto ttl = gateway_redis_->command({"TTL", name});
     EXPECT_GT(ttl.integer, 25);
     EXPECT_LE(ttl.integer, 30);
 }
@@ -200,7 +147,8 @@ TEST_F(gateway_idempotency_redis, the_same_body_while_locked_is_in_progress_anot
     ASSERT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
     EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "in_progress");
     EXPECT_EQ(state_name(begin(client_, key_, body_b_).state), "reused");
-    EXPECT_EQ(sample(metrics_.serialize(), "pulsestream_idempotency_conflicts_total"), 1);
+    EXPECT_EQ(prometheus_sample(metrics_.serialize(), "pulsestream_idempotency_conflicts_total"),
+              1);
 }
 
 TEST_F(gateway_idempotency_redis, a_completed_request_is_replayed_byte_for_byte) {
@@ -215,9 +163,10 @@ TEST_F(gateway_idempotency_redis, a_completed_request_is_replayed_byte_for_byte)
         EXPECT_EQ(again.stored_body, stored);
     }
     EXPECT_EQ(state_name(begin(client_, key_, body_b_).state), "reused");
-    EXPECT_EQ(sample(metrics_.serialize(), "pulsestream_idempotency_replays_total"), 2);
+    EXPECT_EQ(prometheus_sample(metrics_.serialize(), "pulsestream_idempotency_replays_total"), 2);
     // Stored for the result TTL, not the lock TTL.
-    const auto ttl = command({"TTL", "idem:" + to_string(client_) + ":" + to_string(key_)});
+    const auto ttl =
+        gateway_redis_->command({"TTL", "idem:" + to_string(client_) + ":" + to_string(key_)});
     EXPECT_GT(ttl.integer, 86000);
 }
 
@@ -251,9 +200,10 @@ TEST_F(gateway_idempotency_redis, case_variants_of_the_key_are_one_key) {
 
     ASSERT_EQ(state_name(begin(*client_upper, *upper, body_a_).state), "acquired");
     EXPECT_EQ(state_name(begin(*client_lower, *lower, body_a_).state), "in_progress");
-    EXPECT_EQ(command({"EXISTS",
-                       "idem:a1b2c3d4-0000-4000-8000-0000000000ab:"
-                       "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
+    EXPECT_EQ(gateway_redis_
+                  ->command({"EXISTS",
+                             "idem:a1b2c3d4-0000-4000-8000-0000000000ab:"
+                             "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
                   .integer,
               1);
 }
@@ -287,7 +237,7 @@ TEST_F(gateway_idempotency_redis, of_fifty_concurrent_requests_exactly_one_takes
 
 TEST_F(gateway_idempotency_redis, an_expired_lock_can_be_taken_again) {
     options_.lock_ttl = 1s;
-    store_ = std::make_unique<idempotency_store>(options_, *clients_, metrics_);
+    store_ = std::make_unique<idempotency_store>(options_, gateway_redis_->clients(), metrics_);
     ASSERT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
     ASSERT_EQ(state_name(begin(client_, key_, body_a_).state), "in_progress");
     EXPECT_TRUE(wait_until(
@@ -304,7 +254,7 @@ TEST_F(gateway_idempotency_redis, a_stopped_redis_is_unavailable_at_once_and_not
         release(client_, key_, body_a_);
         EXPECT_LT(std::chrono::steady_clock::now() - started, 3 * options_.deadline + 200ms);
     }
-    EXPECT_GE(sample(metrics_.serialize(), "pulsestream_redis_failures_total"), 30);
+    EXPECT_GE(prometheus_sample(metrics_.serialize(), "pulsestream_redis_failures_total"), 30);
 }
 
 TEST_F(gateway_idempotency_redis, a_hung_redis_is_unavailable_within_the_deadline) {
@@ -315,13 +265,13 @@ TEST_F(gateway_idempotency_redis, a_hung_redis_is_unavailable_within_the_deadlin
         EXPECT_LT(std::chrono::steady_clock::now() - started, options_.deadline + 200ms);
     }
     // Repeated timeouts open the breaker: later calls do not even wait for the deadline.
-    EXPECT_FALSE(clients_->breaker_closed());
-    EXPECT_EQ(sample(metrics_.serialize(), "pulsestream_redis_breaker_open"), 1);
+    EXPECT_FALSE(gateway_redis_->clients().breaker_closed());
+    EXPECT_EQ(prometheus_sample(metrics_.serialize(), "pulsestream_redis_breaker_open"), 1);
     const auto started = std::chrono::steady_clock::now();
     EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "unavailable");
     EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms);
     redis_->thaw();
-    ASSERT_TRUE(wait_until([] { return redis_usable(); }, 10s));
+    ASSERT_TRUE(wait_until([] { return gateway_redis_->usable(); }, 10s));
     // A timed-out SET can still land once Redis wakes up, leaving a lock nobody was told about.
     // That is why a request that went on after `unavailable` also completes or releases.
     release(client_, key_, body_a_);
@@ -353,19 +303,19 @@ TEST_F(gateway_idempotency_redis, complete_never_overwrites_another_requests_res
 // The scripts travel by digest (EVALSHA); a server that lost its script cache (restart,
 // SCRIPT FLUSH) gets the source once (EVAL) and digests again afterwards.
 TEST_F(gateway_idempotency_redis, scripts_run_by_digest_and_survive_a_flushed_script_cache) {
-    ASSERT_EQ(command({"SCRIPT", "FLUSH"}).str, "OK");
-    ASSERT_EQ(command({"CONFIG", "RESETSTAT"}).str, "OK");
+    ASSERT_EQ(gateway_redis_->command({"SCRIPT", "FLUSH"}).str, "OK");
+    ASSERT_EQ(gateway_redis_->command({"CONFIG", "RESETSTAT"}).str, "OK");
     const uuid keys[] = {fresh_uuid(), fresh_uuid(), fresh_uuid()};
     for (const auto& key : keys) {
         ASSERT_EQ(state_name(begin(client_, key, body_a_).state), "acquired");
         complete(client_, key, body_a_, "stored " + to_string(key));
         EXPECT_EQ(begin(client_, key, body_a_).stored_body, "stored " + to_string(key));
     }
-    const auto stats = command({"INFO", "commandstats"}).str;
+    const auto stats = gateway_redis_->command({"INFO", "commandstats"}).str;
     EXPECT_NE(stats.find("cmdstat_evalsha:calls=3,"), std::string::npos) << stats;
     EXPECT_NE(stats.find("cmdstat_eval:calls=1,"), std::string::npos) << stats;
 
-    ASSERT_EQ(command({"SCRIPT", "FLUSH"}).str, "OK");
+    ASSERT_EQ(gateway_redis_->command({"SCRIPT", "FLUSH"}).str, "OK");
     const auto after_flush = fresh_uuid();
     ASSERT_EQ(state_name(begin(client_, after_flush, body_a_).state), "acquired");
     complete(client_, after_flush, body_a_, "after flush");
