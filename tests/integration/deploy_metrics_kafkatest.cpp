@@ -4,12 +4,8 @@
 // built binaries load comes with the Docker runtime image's packages; and the Dockerfile's build
 // stage configures on exactly the sources it copies (tools/check-deploy --ldd, --configure).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -17,39 +13,18 @@
 #include <string>
 
 #include "pulsestream/consumer/app.hpp"
+#include "support/check_deploy.hpp"
 #include "support/gateway_stack.hpp"
 #include "support/ingest_requests.hpp"
+#include "support/prometheus_sample.hpp"
 #include "support/services.hpp"
 #include "support/wait.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace pulsestream::test_support;
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-struct run_result {
-    int exit_code = -1;
-    std::string output;
-};
-
-run_result check_deploy(const std::string& args) {
-    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    const std::string command =
-        python + " '" + PULSESTREAM_SOURCE_DIR "/tools/check-deploy' " + args + " 2>&1";
-    run_result result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        result.output.append(buffer.data(), n);
-    }
-    const int status = ::pclose(pipe);
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    return result;
-}
 
 /// Sample names of a Prometheus text exposition ("name{labels} value" or "name value").
 std::set<std::string> sample_names(const std::string& exposition) {
@@ -60,15 +35,6 @@ std::set<std::string> sample_names(const std::string& exposition) {
         names.insert(line.substr(0, line.find_first_of("{ ")));
     }
     return names;
-}
-
-/// The value of an unlabelled sample, or -1.
-double sample_value(const std::string& exposition, const std::string& name) {
-    std::istringstream lines(exposition);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-    }
-    return -1;
 }
 
 std::string get_metrics(std::uint16_t port) {
@@ -130,7 +96,9 @@ TEST_F(deploy_metrics, every_metric_the_dashboard_and_alerts_query_is_in_a_live_
     const bool stored = wait_until(
         [&] {
             consumer_page = get_metrics(consumer_->port());
-            return sample_value(consumer_page, "pulsestream_consumer_rows_inserted_total") >= 1 &&
+            const double rows =
+                prometheus_sample(consumer_page, "pulsestream_consumer_rows_inserted_total");
+            return rows >= 1 &&
                    consumer_page.find("pulsestream_consumer_lag{") != std::string::npos;
         },
         60s, 100ms);

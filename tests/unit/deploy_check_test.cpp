@@ -2,10 +2,7 @@
 // Prometheus, Grafana and nginx are checked statically; every PulseStream service's environment
 // is fed to the real configuration loaders; and a planted mistake makes the check fail.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,37 +11,15 @@
 #include <string>
 
 #include "pulsestream/core/config.hpp"
+#include "support/check_deploy.hpp"
+#include "support/source_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
-
-// Debian's python3 is the one python3-yaml installs for; any other python3 may lack PyYAML.
-std::string python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
-
-struct run_result {
-    int exit_code = -1;
-    std::string output;
-};
-
-run_result check_deploy(const std::string& args) {
-    const std::string command =
-        python() + " '" + (repo_root() / "tools/check-deploy").string() + "' " + args + " 2>&1";
-    run_result result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        result.output.append(buffer.data(), n);
-    }
-    const int status = ::pclose(pipe);
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    return result;
-}
+using pulsestream::test_support::check_deploy;
+using pulsestream::test_support::source_dir;
 
 pulsestream::core::env_lookup lookup_of(const json& env) {
     std::map<std::string, std::string, std::less<>> vars;
@@ -100,7 +75,7 @@ TEST(deploy_check, a_variable_no_binary_reads_fails_the_check) {
     const fs::path copy =
         fs::temp_directory_path() / ("pulsestream-deploy-check-" + std::to_string(gen()));
     fs::create_directories(copy);
-    const auto root = repo_root();
+    const auto root = source_dir();
     for (const char* item : {"docker-compose.yml", "docker-compose.scale.yml", "Dockerfile",
                              ".dockerignore", "schema.sql", "CMakeLists.txt", "CMakePresets.json",
                              "cmake", "include", "src", "tools", "deploy", "prometheus", "docs"}) {
