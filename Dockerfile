@@ -39,7 +39,7 @@ FROM debian:bookworm AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libstdc++6 zlib1g libfmt9 libspdlog1.10 librdkafka1 libhiredis0.14 libpqxx-6.4 \
+        libstdc++6 zlib1g libfmt9 libspdlog1.10 librdkafka1 libhiredis0.14 libpqxx-6.4 libpq5 \
         libprometheus-cpp-core1.0 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 pulsestream \
