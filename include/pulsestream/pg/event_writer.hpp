@@ -4,13 +4,14 @@
 /// The consumer's batch writer into the partitioned `events` table (DESIGN.md §6, §7, §10).
 ///
 /// One call writes one batch in ONE committed transaction, no per-row round trip:
-/// - fast path: the rows are streamed with COPY (`pqxx::stream_to`) straight into `events`.
+/// - fast path: the rows are streamed with binary COPY straight into `events`, over a plain
+///   libpq connection of the writer's own (libpqxx 6 has no binary COPY), BEGIN … COMMIT.
 ///   A COPY fails as a whole on the first duplicate key (a redelivered record) or refused row;
 ///   it is then rolled back and the batch takes the staging path. (Without duplicates this
 ///   writes each row once instead of twice and skips ON CONFLICT's speculative insertion:
 ///   measured with psql on the 2-core dev machine, 500,000 rows into an empty `events`:
 ///   4.4 s for COPY into `events` vs 1.2 s + 4.0 s for COPY into staging + INSERT.)
-///   Used when every time of the batch lies in 1970..9999 (written as text), and not for the
+///   Used when every time of the batch lies in 1970..9999, and not for the
 ///   16 batches after one that held duplicates (redeliveries come in runs);
 /// - staging path: COPY into a temporary staging table (`ON COMMIT DROP`), then
 ///   `INSERT INTO events … SELECT … FROM staging ON CONFLICT DO NOTHING`, so a redelivered
@@ -28,7 +29,8 @@
 ///   back, nothing is written, the connection is dropped (the next call reconnects) and the
 ///   call returns a `db_failure`. The caller retries the same rows later; never the DLQ.
 ///
-/// Blocking (libpqxx). Not thread-safe: one writer per thread; a writer owns one connection.
+/// Blocking (libpqxx, libpq). Not thread-safe: one writer per thread; a writer owns up to two
+/// connections (the direct COPY's, and the staging path's, opened on first use).
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
@@ -42,6 +44,8 @@
 #include <vector>
 
 #include "pulsestream/core/event.hpp"
+
+struct pg_conn;  // libpq's PGconn
 
 namespace pulsestream::pg {
 
@@ -116,14 +120,20 @@ public:
     void disconnect() noexcept;
 
     /// Whether a connection is open (not whether it still works).
-    [[nodiscard]] bool connected() const noexcept { return conn_ != nullptr; }
+    [[nodiscard]] bool connected() const noexcept { return conn_ != nullptr || direct_ != nullptr; }
 
 private:
     pqxx::connection& connection();
+    pg_conn* direct_connection();
+
+    struct pq_finish {
+        void operator()(pg_conn* conn) const noexcept;
+    };
 
     std::string conninfo_;
     event_writer_options options_;
-    std::unique_ptr<pqxx::connection> conn_;
+    std::unique_ptr<pqxx::connection> conn_;       // staging path, maintenance, ping
+    std::unique_ptr<pg_conn, pq_finish> direct_;   // the direct COPY (libpq, binary)
     std::size_t staging_only_ = 0;  // writes left that skip the direct COPY
 };
 
