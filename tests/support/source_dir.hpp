@@ -4,17 +4,8 @@
 
 namespace pulsestream::test_support {
 
-/// The repository's top directory (where schema.sql and tools/ live).
-///
-/// Targets that link pulsestream::test_support get it from the build (PULSESTREAM_SOURCE_DIR).
-/// Header-only users (unit tests) are not given that definition; they get the directory two
-/// levels above this header, which is the same place in a checkout.
-inline std::filesystem::path source_dir() {
-#ifdef PULSESTREAM_SOURCE_DIR
-    return std::filesystem::path(PULSESTREAM_SOURCE_DIR);
-#else
-    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-#endif
-}
+/// The repository's top directory (where schema.sql and tools/ live), as the build defines it
+/// for every test target (PULSESTREAM_SOURCE_DIR).
+inline std::filesystem::path source_dir() { return std::filesystem::path(PULSESTREAM_SOURCE_DIR); }
 
 }  // namespace pulsestream::test_support
