@@ -141,6 +141,7 @@ void batch_loop::run() {
                 if (finish_in_flight() == outcome::transient) abandon_and_rewind();
                 continue;
             }
+            if (!uncommitted_.empty()) commit_uncommitted();
             idle_ping();
             if (clock::now() - last_lag_update_ >= idle_return) update_lag();
             continue;
@@ -295,7 +296,22 @@ batch_loop::outcome batch_loop::send_to_dlq(const batch& records, const batch_pl
 }
 
 void batch_loop::commit(const batch& records) {
-    const auto offsets = records.next_offsets();
+    for (const auto& po : records.next_offsets()) {
+        auto [it, fresh] = uncommitted_.try_emplace(po.partition, po.offset);
+        if (!fresh) it->second = std::max(it->second, po.offset);
+    }
+    commit_uncommitted();
+}
+
+void batch_loop::commit_uncommitted() {
+    // Only partitions still owned: a revoked one's next owner reads its records again.
+    const auto& owned = member_->assignment();
+    std::erase_if(uncommitted_, [&owned](const auto& entry) {
+        return !std::binary_search(owned.begin(), owned.end(), entry.first);
+    });
+    if (uncommitted_.empty()) return;
+    std::vector<partition_offset> offsets;
+    for (const auto& [partition, offset] : uncommitted_) offsets.push_back({partition, offset});
     boost::system::error_code ec;
     for (int attempt = 1; attempt <= commit_attempts; ++attempt) {
         ec = member_->commit(offsets);
@@ -310,11 +326,14 @@ void batch_loop::commit(const batch& records) {
         }
     }
     if (ec) {
-        // The rows are stored; the records come again to whoever owns the partition next and
-        // are counted as duplicates. Nothing is lost.
+        // The rows are stored. The offsets are kept and committed with the next batch (or when
+        // idle) while the partitions stay here, e.g. after a rebalance that refused commits
+        // while it lasted; otherwise the records come again to whoever owns the partition next
+        // and are counted as duplicates. Nothing is lost.
         metrics_.commit_failed();
         return;
     }
+    uncommitted_.clear();
     committed_.fetch_add(1, std::memory_order_relaxed);
     update_lag();
 }
@@ -399,6 +418,9 @@ void batch_loop::on_revoked(std::span<const std::int32_t> partitions, bool lost)
         batch_.clear();
         retry_pending_ = true;
     }
+    std::erase_if(uncommitted_, [partitions](const auto& entry) {
+        return std::binary_search(partitions.begin(), partitions.end(), entry.first);
+    });
     const auto before = batch_.size();
     batch_.drop_partitions(partitions);
     std::erase_if(pending_rewind_, [partitions](const partition_offset& po) {

@@ -15,7 +15,9 @@
 ///    are isolated) and go back to step 1 for the next batch while it runs;
 /// 5. once the write committed: produce every poison pill (parse, validation, constraint) to
 ///    the DLQ and await all delivery reports;
-/// 6. commit the next offset of every partition of the batch, synchronously.
+/// 6. commit the next offset of every partition of the batch, synchronously. A commit the
+///    group refuses (e.g. while a rebalance is in progress) is retried with the next batch's
+///    commit, or when idle, for the partitions still owned.
 ///
 /// So at most one batch is written while the next one is fetched, parsed and validated;
 /// batches are finished (DLQ, offsets) strictly in order, each only after its own database
@@ -128,6 +130,7 @@ private:
     outcome send_to_dlq(const batch& records, const batch_plan& plan,
                         const pg::write_report& report);
     void commit(const batch& records);
+    void commit_uncommitted();
     void abandon_and_rewind();
     void rewind();
     void back_off();
@@ -149,6 +152,8 @@ private:
     std::optional<in_flight> in_flight_;  // being written
     std::vector<partition_offset> pending_rewind_;
     bool retry_pending_ = false;  // a write failed while a rebalance was served
+    // Next offsets of batches stored (and dead-lettered) whose offset commit failed.
+    std::map<std::int32_t, std::int64_t> uncommitted_;
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_maintenance_{};
     std::chrono::steady_clock::time_point last_db_check_{};
