@@ -174,7 +174,7 @@ TEST(ConsumerConfig, Defaults) {
     EXPECT_EQ(r->consumer_port, 3001);
     EXPECT_EQ(r->host, "0.0.0.0");
     EXPECT_EQ(r->group_id, "pulsestream-metrics-group");
-    EXPECT_EQ(r->batch_max_events, 5000U);
+    EXPECT_EQ(r->batch_max_events, 20000U);
     EXPECT_EQ(r->batch_max_wait_ms, 200);
     EXPECT_EQ(r->db_connections, 2U);
     EXPECT_EQ(r->session_timeout_ms, 10000);

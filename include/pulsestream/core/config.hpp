@@ -70,7 +70,7 @@ struct consumer_config {
     std::string host = "0.0.0.0";                         ///< HOST (metrics/health port)
     std::uint16_t consumer_port = 3001;                   ///< CONSUMER_PORT, 0..65535
     std::string group_id = "pulsestream-metrics-group";   ///< KAFKA_GROUP_ID
-    std::size_t batch_max_events = 5000;                  ///< BATCH_MAX_EVENTS, 1..100000
+    std::size_t batch_max_events = 20000;                 ///< BATCH_MAX_EVENTS, 1..100000
     std::int64_t batch_max_wait_ms = 200;                 ///< BATCH_MAX_WAIT_MS, 1..60000
     std::size_t db_connections = 2;                       ///< CONSUMER_DB_CONNECTIONS, 1..64
     std::int64_t session_timeout_ms = 10000;              ///< KAFKA_SESSION_TIMEOUT_MS

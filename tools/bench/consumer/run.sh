@@ -70,7 +70,7 @@ echo "# load before: $(uptime | sed 's/.*load average/load average/')"
 echo "# PostgreSQL: fsync=$(sql 'SHOW fsync') synchronous_commit=$(sql 'SHOW synchronous_commit')" \
     "wal_level=$(sql 'SHOW wal_level') shared_buffers=$(sql 'SHOW shared_buffers')"
 echo "# $events distinct events, 1000 devices, $partitions partitions, consumer defaults" \
-    "(BATCH_MAX_EVENTS=5000, BATCH_MAX_WAIT_MS=200, CONSUMER_DB_CONNECTIONS=2)" \
+    "(BATCH_MAX_EVENTS=20000, BATCH_MAX_WAIT_MS=200, CONSUMER_DB_CONNECTIONS=2)" \
     "${CONSUMER_ENV:+plus $CONSUMER_ENV}"
 
 scenario() {  # duplicate fraction
