@@ -99,10 +99,11 @@ public:
     batch_loop(const batch_loop&) = delete;
     batch_loop& operator=(const batch_loop&) = delete;
 
-    /// Runs until request_stop(): the batch being written is finished (dead-lettered,
-    /// committed) or, when it cannot be (transient failure), abandoned uncommitted; a batch
-    /// taken but not yet written is abandoned uncommitted; then the member leaves the group. Exceptions other than std::bad_alloc do not escape from the
-    /// steps (they are transient failures); run() itself may throw only on a bug.
+    /// Runs until request_stop(): the batch being written (and one already taken when the
+    /// stop came, which is written first) is finished (dead-lettered, committed) or, when it
+    /// cannot be (transient failure), abandoned uncommitted; then the member leaves the group.
+    /// Exceptions other than std::bad_alloc do not escape from the steps (they are transient
+    /// failures); run() itself may throw only on a bug.
     void run();
 
     /// Asks run() to return; wakes a back-off sleep. Thread-safe, idempotent.
