@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config git ca-certificates \
         libboost1.81-dev libboost-system1.81-dev \
-        librdkafka-dev libhiredis-dev libpqxx-dev nlohmann-json3-dev \
+        librdkafka-dev libhiredis-dev libpqxx-dev libpq-dev nlohmann-json3-dev \
         prometheus-cpp-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 

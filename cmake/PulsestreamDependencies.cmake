@@ -11,6 +11,9 @@ find_package(ZLIB REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka>=2.0)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis>=0.14)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4)
+# libpq (libpqxx's own base, package libpq-dev): pg::event_writer calls it for binary COPY,
+# which libpqxx 6 lacks.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq>=15)
 if(PULSESTREAM_BUILD_TESTS)
     find_package(GTest REQUIRED)
 endif()
