@@ -16,6 +16,7 @@
 #include "pulsestream/core/uuid.hpp"
 #include "pulsestream/pg/event_writer.hpp"
 #include "support/postgres_instance.hpp"
+#include "support/postgres_suite.hpp"
 #include "support/services.hpp"
 
 namespace {
@@ -26,22 +27,13 @@ using pulsestream::core::uuid;
 using pulsestream::pg::error_kind;
 using pulsestream::pg::event_writer;
 using pulsestream::test_support::postgres_instance;
+using pulsestream::test_support::postgres_suite;
 using pulsestream::test_support::service_gate;
 
 constexpr std::int64_t base_ms = 1'700'000'000'123;  // 2023-11-14T22:13:20.123Z
 
-class consumer_event_writer : public ::testing::Test {
+class consumer_event_writer : public postgres_suite<consumer_event_writer> {
 protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(postgres_instance::available(),
-                           "PostgreSQL 15 (package postgresql-15)")) {
-            return;
-        }
-        pg_ = std::make_unique<postgres_instance>();
-        pg_->start();
-    }
-    static void TearDownTestSuite() { pg_.reset(); }
-
     void SetUp() override {
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         // A database per test: constraints added by one test never leak into another.
@@ -79,9 +71,7 @@ protected:
         tx.commit();
     }
 
-    static inline service_gate gate_;
     static inline int databases_ = 0;
-    static inline std::unique_ptr<postgres_instance> pg_;
     std::string url_;
     std::mt19937_64 rng_{42};
 };

@@ -28,6 +28,7 @@
 #include "support/child_process.hpp"
 #include "support/ports.hpp"
 #include "support/postgres_instance.hpp"
+#include "support/postgres_suite.hpp"
 #include "support/services.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
@@ -38,6 +39,7 @@ using namespace std::chrono_literals;
 using pulsestream::devbroker::mock_cluster;
 using pulsestream::test_support::child_process;
 using pulsestream::test_support::postgres_instance;
+using pulsestream::test_support::postgres_suite;
 using pulsestream::test_support::service_gate;
 using pulsestream::test_support::temp_dir;
 using pulsestream::test_support::wait_until;
@@ -69,15 +71,10 @@ unsigned http_status(std::uint16_t port, const std::string& target) {
     }
 }
 
-class consumer_process : public ::testing::Test {
+class consumer_process : public postgres_suite<consumer_process> {
 protected:
     static void SetUpTestSuite() {
-        if (!gate_.require(postgres_instance::available(),
-                           "PostgreSQL 15 (package postgresql-15)")) {
-            return;
-        }
-        pg_ = std::make_unique<postgres_instance>();
-        pg_->start();
+        if (!start_postgres()) return;
         cluster_ = std::make_unique<mock_cluster>(1);
         kafka::producer_config pc;
         pc.brokers = cluster_->bootstrap_servers();
@@ -194,9 +191,7 @@ protected:
         return all;
     }
 
-    static inline service_gate gate_;
     static inline int databases_ = 0;
-    static inline std::unique_ptr<postgres_instance> pg_;
     static inline std::unique_ptr<mock_cluster> cluster_;
     static inline std::unique_ptr<kafka::producer> producer_;
     static inline std::optional<temp_dir> logs_;

@@ -7,11 +7,13 @@
 #include <string>
 
 #include "support/postgres_instance.hpp"
+#include "support/postgres_suite.hpp"
 #include "support/services.hpp"
 
 namespace {
 
 using pulsestream::test_support::postgres_instance;
+using pulsestream::test_support::postgres_suite;
 using pulsestream::test_support::service_gate;
 
 // printf '%s' ps_live_test_key_abc123xyz | sha256sum
@@ -21,18 +23,8 @@ constexpr const char* dev_client_id = "00000000-0000-4000-8000-000000000001";
 constexpr const char* other_client_id = "00000000-0000-4000-8000-0000000000ff";
 constexpr const char* device_id = "6f1c2a4e-8b3d-4c5e-9f70-112233445566";
 
-class schema_pg : public ::testing::Test {
+class schema_pg : public postgres_suite<schema_pg> {
 protected:
-    static void SetUpTestSuite() {
-        if (!gate_.require(postgres_instance::available(),
-                           "PostgreSQL 15 (package postgresql-15)")) {
-            return;
-        }
-        pg_ = std::make_unique<postgres_instance>();
-        pg_->start();
-    }
-    static void TearDownTestSuite() { pg_.reset(); }
-
     void SetUp() override {
         PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
         db_ = std::make_unique<pqxx::connection>(pg_->url());
@@ -84,8 +76,6 @@ protected:
                ")::timestamp + interval '12 hours') AT TIME ZONE 'UTC'";
     }
 
-    static inline service_gate gate_;
-    static inline std::unique_ptr<postgres_instance> pg_;
     std::unique_ptr<pqxx::connection> db_;
 };
 
