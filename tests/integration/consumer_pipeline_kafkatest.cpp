@@ -32,6 +32,7 @@
 #include "pulsestream/kafka/handles.hpp"
 #include "pulsestream/kafka/producer.hpp"
 #include "support/postgres_instance.hpp"
+#include "support/postgres_suite.hpp"
 #include "support/services.hpp"
 #include "support/wait.hpp"
 
@@ -42,6 +43,7 @@ using pulsestream::core::event;
 using pulsestream::devbroker::mock_cluster;
 using pulsestream::kafka::header_list;
 using pulsestream::test_support::postgres_instance;
+using pulsestream::test_support::postgres_suite;
 using pulsestream::test_support::service_gate;
 using pulsestream::test_support::wait_until;
 namespace consumer = pulsestream::consumer;
@@ -68,16 +70,11 @@ struct read_record {
     }
 };
 
-class consumer_pipeline : public ::testing::Test {
+class consumer_pipeline : public postgres_suite<consumer_pipeline> {
 protected:
     static void SetUpTestSuite() {
-        if (!gate_.require(postgres_instance::available(),
-                           "PostgreSQL 15 (package postgresql-15)")) {
-            return;
-        }
         spdlog::set_level(std::getenv("TEST_LOG_INFO") ? spdlog::level::info : spdlog::level::warn);
-        pg_ = std::make_unique<postgres_instance>();
-        pg_->start();
+        if (!start_postgres()) return;
         cluster_ = std::make_unique<mock_cluster>(1);
         kafka::producer_config pc;
         pc.brokers = cluster_->bootstrap_servers();
@@ -282,9 +279,7 @@ protected:
         return true;
     }
 
-    static inline service_gate gate_;
     static inline int databases_ = 0;
-    static inline std::unique_ptr<postgres_instance> pg_;
     static inline std::unique_ptr<mock_cluster> cluster_;
     static inline std::unique_ptr<kafka::producer> producer_;
     std::string url_;
