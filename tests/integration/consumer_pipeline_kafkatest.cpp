@@ -164,6 +164,30 @@ protected:
         produce(topic_, std::move(messages));
     }
 
+    /// A thread producing `per_round` fresh events (new device and id each) to topic_ every
+    /// `pace` until `stop`, adding them to `produced`. Ids come from its own seeded generator.
+    std::thread produce_in_background(std::atomic<bool>& stop, std::atomic<int>& produced,
+                                      std::uint64_t seed, int per_round,
+                                      std::chrono::milliseconds pace) {
+        return std::thread([this, &stop, &produced, seed, per_round, pace] {
+            std::mt19937_64 rng(seed);
+            while (!stop) {
+                std::vector<kafka::message> messages;
+                for (int i = 0; i < per_round; ++i) {
+                    auto e = make_event(
+                        pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
+                    e.id = pulsestream::core::random_uuid_v4(rng);
+                    messages.push_back({pulsestream::core::to_string(e.device_id),
+                                        pulsestream::core::to_kafka_value(e),
+                                        {}});
+                }
+                produce(topic_, std::move(messages));
+                produced += per_round;
+                std::this_thread::sleep_for(pace);  // pacing of the load, not a wait for a condition
+            }
+        });
+    }
+
     std::int64_t rows(const std::string& where = "true") const {
         pqxx::connection conn(url_);
         pqxx::nontransaction tx(conn);
@@ -451,23 +475,7 @@ TEST_F(consumer_pipeline,
     auto app = start_consumer();
     std::atomic<bool> stop{false};
     std::atomic<int> produced{0};
-    std::thread load([&] {
-        std::mt19937_64 rng(99);
-        while (!stop) {
-            std::vector<kafka::message> messages;
-            for (int i = 0; i < 50; ++i) {
-                auto e = make_event(
-                    pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
-                e.id = pulsestream::core::random_uuid_v4(rng);
-                messages.push_back({pulsestream::core::to_string(e.device_id),
-                                    pulsestream::core::to_kafka_value(e),
-                                    {}});
-            }
-            produce(topic_, std::move(messages));
-            produced += 50;
-            std::this_thread::sleep_for(20ms);  // pacing of the load, not a wait for a condition
-        }
-    });
+    std::thread load = produce_in_background(stop, produced, 99, 50, 20ms);
     ASSERT_TRUE(wait_until([&] { return rows() >= 500; }, 30s));
 
     pg_->stop();
@@ -536,23 +544,7 @@ TEST_F(consumer_pipeline, members_joining_and_leaving_under_load_store_every_rec
     auto first = start_consumer();
     std::atomic<bool> stop{false};
     std::atomic<int> produced{0};
-    std::thread load([&] {
-        std::mt19937_64 rng(5);
-        while (!stop) {
-            std::vector<kafka::message> messages;
-            for (int i = 0; i < 100; ++i) {
-                auto e = make_event(
-                    pulsestream::core::to_string(pulsestream::core::random_uuid_v4(rng)));
-                e.id = pulsestream::core::random_uuid_v4(rng);
-                messages.push_back({pulsestream::core::to_string(e.device_id),
-                                    pulsestream::core::to_kafka_value(e),
-                                    {}});
-            }
-            produce(topic_, std::move(messages));
-            produced += 100;
-            std::this_thread::sleep_for(10ms);  // pacing of the load
-        }
-    });
+    std::thread load = produce_in_background(stop, produced, 5, 100, 10ms);
     ASSERT_TRUE(wait_until([&] { return rows() >= 1000; }, 30s));
     auto second = start_consumer();  // joins: partitions move
     ASSERT_TRUE(wait_until([&] { return second->batches_committed() > 0; }, 30s));
