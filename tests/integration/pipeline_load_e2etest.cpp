@@ -6,28 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "support/postgres_instance.hpp"
 #include "support/process_stack.hpp"
-#include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/process_suite.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using namespace pulsestream::test_support;
 
-class pipeline_load : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        gate_.require(postgres_instance::available() && redis_instance::available(),
-                      "PostgreSQL 15 and Redis (packages postgresql-15, redis-server)");
-    }
-    void SetUp() override {
-        PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
-        ASSERT_EQ(binaries::missing(), "");
-    }
-    static inline service_gate gate_;
-};
+using pipeline_load = process_suite;
 
 TEST_F(pipeline_load,
        twenty_thousand_events_through_two_gateways_and_two_consumers_are_as_many_rows) {

@@ -12,23 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "support/postgres_instance.hpp"
 #include "support/process_stack.hpp"
-#include "support/redis_instance.hpp"
-#include "support/services.hpp"
+#include "support/process_suite.hpp"
 
 namespace pulsestream::test_support {
 
-class faults_under_load : public ::testing::Test {
+class faults_under_load : public process_suite {
 protected:
-    static void SetUpTestSuite() {
-        gate_.require(postgres_instance::available() && redis_instance::available(),
-                      "PostgreSQL 15 and Redis (packages postgresql-15, redis-server)");
-    }
-    void SetUp() override {
-        PULSESTREAM_SKIP_WITHOUT_SERVICES(gate_);
-        ASSERT_EQ(binaries::missing(), "");
-    }
 
     void start_stack(int gateways = 2, int consumers = 1) {
         process_stack_options options;
@@ -69,7 +59,6 @@ protected:
         return report;
     }
 
-    static inline service_gate gate_;
     std::unique_ptr<process_stack> stack_;
 };
 
