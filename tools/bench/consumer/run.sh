@@ -22,22 +22,11 @@ events=${1:-2000000}
 partitions=${2:-64}
 deadline_s=${DEADLINE_S:-900}
 
-# BENCH_BIN: an already-built tree to use instead of building build/release.
-if [ -z "${BENCH_BIN:-}" ]; then "$root/tools/build" release >/dev/null; fi
-bin=${BENCH_BIN:-$root/build/release}
 state=$root/build/bench-consumer
-mkdir -p "$state"
+# shellcheck source=tools/bench/common.sh
+source "$root/tools/bench/common.sh"
+trap 'bench_cleanup; rm -f "$state/rows.copy"' EXIT
 
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    "$root/tools/local-services.sh" stop "$state" >/dev/null 2>&1 || true
-    rm -f "$state/rows.copy"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 metric() {  # name [file]: summed over label sets, from the consumer's /metrics
