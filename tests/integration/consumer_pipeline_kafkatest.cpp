@@ -590,7 +590,17 @@ TEST_F(consumer_pipeline, http_health_is_up_only_when_ready_and_metrics_are_serv
     const auto body = nlohmann::json::parse(health.second);
     EXPECT_EQ(body.at("status"), "UP");
     EXPECT_EQ(body.at("service"), "pulsestream-consumer");
-    const auto metrics = get("/metrics");
+    // The row is visible in PostgreSQL before the loop has finished the batch (the write runs
+    // on its own thread; the counters and the lag move after the offset commit), so await them.
+    std::pair<unsigned, std::string> metrics;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            metrics = get("/metrics");
+            return metrics.second.find("pulsestream_consumer_rows_inserted_total 1") !=
+                       std::string::npos &&
+                   metrics.second.find("pulsestream_consumer_lag{partition=") != std::string::npos;
+        },
+        15s));
     EXPECT_EQ(metrics.first, 200U);
     for (const char* name :
          {"pulsestream_consumer_events_processed_total 1",
