@@ -1,6 +1,7 @@
 #include "pulsestream/core/uuid.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "pulsestream/core/sha1.hpp"
@@ -8,16 +9,26 @@
 namespace pulsestream::core {
 namespace {
 
-constexpr int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+// Nibble value of every byte, 0xFF for a byte that is not a hex digit: one load per digit
+// instead of three range tests (parse_uuid runs three times per record in the consumer).
+constexpr std::array<std::uint8_t, 256> hex_values = [] {
+    std::array<std::uint8_t, 256> table{};
+    table.fill(0xFF);
+    const auto set_run = [&table](char first, char last, int value_of_first) {
+        for (char c = first; c <= last; ++c) {
+            table[static_cast<unsigned char>(c)] =
+                static_cast<std::uint8_t>(value_of_first + c - first);
+        }
+    };
+    set_run('0', '9', 0);
+    set_run('a', 'f', 10);
+    set_run('A', 'F', 10);
+    return table;
+}();
 
-constexpr bool is_hyphen_position(std::size_t i) noexcept {
-    return i == 8 || i == 13 || i == 18 || i == 23;
-}
+// Offsets of the 16 two-digit groups in the 8-4-4-4-12 form.
+constexpr std::array<std::uint8_t, 16> byte_offsets{0,  2,  4,  6,  9,  11, 14, 16,
+                                                    19, 21, 24, 26, 28, 30, 32, 34};
 
 uuid with_version(uuid id, unsigned version) noexcept {
     id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0FU) | (version << 4U));
@@ -28,21 +39,19 @@ uuid with_version(uuid id, unsigned version) noexcept {
 }  // namespace
 
 std::optional<uuid> parse_uuid(std::string_view text) noexcept {
-    if (text.size() != 36) return std::nullopt;
-    uuid id;
-    std::size_t byte = 0;
-    for (std::size_t i = 0; i < 36;) {
-        if (is_hyphen_position(i)) {
-            if (text[i] != '-') return std::nullopt;
-            ++i;
-            continue;
-        }
-        const int hi = hex_value(text[i]);
-        const int lo = hex_value(text[i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        id.bytes[byte++] = static_cast<std::uint8_t>((hi << 4) | lo);
-        i += 2;
+    if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+        text[23] != '-') {
+        return std::nullopt;
     }
+    uuid id;
+    unsigned bad = 0;
+    for (std::size_t i = 0; i < 16; ++i) {
+        const std::uint8_t hi = hex_values[static_cast<unsigned char>(text[byte_offsets[i]])];
+        const std::uint8_t lo = hex_values[static_cast<unsigned char>(text[byte_offsets[i] + 1])];
+        bad |= hi | lo;
+        id.bytes[i] = static_cast<std::uint8_t>((hi << 4U) | (lo & 0x0FU));
+    }
+    if ((bad & 0xF0U) != 0) return std::nullopt;
     return id;
 }
 

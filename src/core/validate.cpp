@@ -643,6 +643,7 @@ parse_result parse_events(std::string_view body, const validation_rules& rules,
 }
 
 record_result parse_kafka_value(std::string_view value, const validation_rules& rules) {
+    if (auto e = parse_canonical_kafka_value(value, rules)) return std::move(*e);
     event_sax handler(mode::record, rules, 0);
     json::sax_parse(value.begin(), value.end(), &handler);
     return handler.take_record_result();

@@ -13,6 +13,8 @@
 //  4. parse_kafka_value never throws on the raw input; what it accepts re-serialises to a value
 //     it accepts again with the same content.
 //  5. error_body() of every failure is valid JSON.
+//  6. parse_canonical_kafka_value (the consumer's fast path) accepts only records the DOM
+//     reference accepts, with exactly the DOM's values.
 
 #include <cmath>
 #include <cstdint>
@@ -84,8 +86,7 @@ inline bool valid_metadata(const json& m) {
 
 inline bool in_window(const json& t, std::int64_t reference, std::int64_t skew) {
     if (!t.is_number_integer()) return false;
-    if (t.is_number_unsigned() &&
-        t.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    if (t.is_number_unsigned() && t.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
         return false;
     }
     const long double diff = static_cast<long double>(t.get<std::int64_t>()) - reference;
@@ -127,6 +128,26 @@ inline bool event_ok(const json& o, bool batch_item, std::int64_t reference,
     out.value = value->get<double>();
     out.timestamp_ms = ts->get<std::int64_t>();
     if (meta != o.end()) out.metadata = *meta;
+    return true;
+}
+
+// Validates one metrics.raw value the DOM way (request rules, skew judged against receivedAt);
+// fills `out` when valid.
+inline bool record_ok(const json& o, core::event& out) {
+    if (!o.is_object()) return false;
+    const auto id = uuid_field(o, "id");
+    const auto client = uuid_field(o, "clientId");
+    const auto received = o.find("receivedAt");
+    const bool received_is_int64 =
+        received != o.end() && received->is_number_integer() &&
+        !(received->is_number_unsigned() &&
+          received->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX));
+    if (!id || !client || !received_is_int64) return false;
+    const auto received_at = received->get<std::int64_t>();
+    core::event_input in;
+    if (!event_ok(o, false, received_at, in)) return false;
+    out = core::event{*id,      *client,         in.device_id,           std::move(in.event_type),
+                      in.value, in.timestamp_ms, std::move(in.metadata), received_at};
     return true;
 }
 
@@ -247,7 +268,20 @@ inline void check_request(std::string_view data, const report_fn& report) {
     }
 }
 
+// The fast path never accepts what the DOM reference rejects, and reads the same values.
+inline void check_canonical_record(std::string_view data, const report_fn& report) {
+    const auto fast = core::parse_canonical_kafka_value(data, fuzz_rules);
+    if (!fast) return;
+    const auto dom = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+    core::event expected;
+    if (dom.is_discarded() || !reference::record_ok(dom, expected)) {
+        return report("fast path accepted a record the reference rejects");
+    }
+    if (!same_event(*fast, expected)) report("fast path read other values than the reference");
+}
+
 inline void check_record(std::string_view data, const report_fn& report) {
+    check_canonical_record(data, report);
     const auto result = core::parse_kafka_value(data, fuzz_rules);
     if (!result) {
         if (result.error().message.empty()) report("record failure without a message");

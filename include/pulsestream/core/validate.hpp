@@ -27,6 +27,7 @@
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,14 @@ using record_result = boost::system::result<event, record_failure>;
 /// Never throws except std::bad_alloc.
 [[nodiscard]] record_result parse_kafka_value(std::string_view value,
                                               const validation_rules& rules);
+
+/// The fast path parse_kafka_value tries first: reads `value` only when it is exactly in
+/// to_kafka_value's form (that key order, no whitespace) with ASCII-only text without escapes,
+/// and is valid by the same rules; returns nullopt for anything else, valid or not, which the
+/// full parser then handles. Whenever it returns an event, the full parser would return the
+/// same event. Exposed for the tests that check exactly that. Never throws except bad_alloc.
+[[nodiscard]] std::optional<event> parse_canonical_kafka_value(std::string_view value,
+                                                               const validation_rules& rules);
 
 /// Lets `result::value()` throw boost::system::system_error carrying the failure's code.
 [[noreturn]] void throw_exception_from_error(const parse_failure& failure,
