@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pulsestream/consumer/recent_keys.hpp"
 #include "pulsestream/consumer/sharded_writer.hpp"
 #include "pulsestream/core/event.hpp"
 #include "pulsestream/core/uuid.hpp"
@@ -296,6 +297,81 @@ TEST_F(consumer_event_writer, sharded_writes_map_refused_rows_back_to_the_batch)
     EXPECT_EQ(result->duplicates, 1U);
     EXPECT_EQ(count(), 3000 - 3);
     for (auto i : bad) EXPECT_EQ(count("id = '" + ids[i] + "'"), 0) << i;
+}
+
+TEST_F(consumer_event_writer, rows_committed_lately_are_duplicates_without_asking_the_database) {
+    pulsestream::consumer::sharded_writer writer(url_, 2, 100);
+    auto first = make_events(400);
+    const auto again = first;
+    ASSERT_TRUE(writer.write(first));
+    // From now on PostgreSQL would refuse these rows (CHECK comes before ON CONFLICT), so if
+    // they reached it they would come back refused, not as duplicates.
+    exec("ALTER TABLE events ADD CONSTRAINT not_again CHECK (event_type <> 'again') NOT VALID");
+    std::vector<event> batch;
+    for (auto e : again) {
+        e.event_type = "again";  // same key (client, id, time), other content
+        batch.push_back(std::move(e));
+    }
+    auto fresh = make_events(300);
+    batch.insert(batch.end(), fresh.begin(), fresh.end());
+    batch.push_back(fresh.front());  // and a repeat within the batch
+
+    auto result = writer.write(batch);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_TRUE(result->refused.empty());
+    EXPECT_EQ(result->inserted, 300U);
+    EXPECT_EQ(result->duplicates, 401U);
+    EXPECT_EQ(count(), 700);
+    EXPECT_EQ(count("event_type = 'again'"), 0);
+}
+
+TEST_F(consumer_event_writer, a_repeat_of_a_refused_row_is_refused_too_and_is_not_remembered) {
+    exec("ALTER TABLE events ADD CONSTRAINT no_bad CHECK (event_type <> 'refuse-me')");
+    pulsestream::consumer::sharded_writer writer(url_, 1, 100);
+    auto events = make_events(10);
+    events[3].event_type = "refuse-me";
+    events.push_back(events[3]);
+    auto result = writer.write(events);
+    ASSERT_TRUE(result) << result.error().message;
+    ASSERT_EQ(result->refused.size(), 2U);
+    EXPECT_EQ(result->refused[0].index, 3U);
+    EXPECT_EQ(result->refused[1].index, 10U);
+    EXPECT_EQ(result->refused[1].sqlstate, "23514");
+    EXPECT_EQ(result->inserted, 9U);
+    EXPECT_EQ(result->duplicates, 0U);
+
+    exec("ALTER TABLE events DROP CONSTRAINT no_bad");
+    std::vector<event> retry{events[3]};
+    result = writer.write(retry);  // refused before, so not known as stored: written now
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->inserted, 1U);
+    EXPECT_EQ(count(), 10);
+}
+
+TEST(recent_keys, forgets_the_oldest_key_past_its_capacity) {
+    pulsestream::consumer::recent_keys recent(2);
+    const auto key = [](std::uint8_t n) {
+        pulsestream::consumer::event_key k;
+        k.id.bytes[0] = n;
+        k.event_time_ms = 5;
+        return k;
+    };
+    recent.remember(key(1));
+    recent.remember(key(2));
+    recent.remember(key(2));  // already known: no second place in the order
+    EXPECT_TRUE(recent.contains(key(1)));
+    recent.remember(key(3));
+    EXPECT_FALSE(recent.contains(key(1)));
+    EXPECT_TRUE(recent.contains(key(2)));
+    EXPECT_TRUE(recent.contains(key(3)));
+    EXPECT_EQ(recent.size(), 2U);
+    auto other_time = key(3);
+    other_time.event_time_ms = 6;
+    EXPECT_FALSE(recent.contains(other_time));
+
+    pulsestream::consumer::recent_keys none(0);
+    none.remember(key(1));
+    EXPECT_FALSE(none.contains(key(1)));
 }
 
 // Last in the suite: it stops the shared server (and starts it again).
