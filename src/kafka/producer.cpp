@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <stdexcept>
@@ -17,6 +18,9 @@ using boost::system::error_code;
 // After the flush deadline, how long stop() serves the reports of purged records. Purging is
 // local (no broker round trip), so their reports are queued almost at once.
 constexpr std::chrono::milliseconds purge_drain_timeout{2000};
+
+// The poll thread's longest sleep; deadlines and stop() wake it earlier.
+constexpr int max_poll_wait_ms = 100;
 
 int clamp_ms(std::chrono::milliseconds ms) {
     if (ms.count() < 0) {
@@ -127,10 +131,55 @@ producer::producer(producer_config config) : config_(std::move(config)) {
 producer::~producer() { stop(); }
 
 void producer::poll_loop() {
-    // rd_kafka_yield() in stop() cuts the 100 ms wait short.
+    // rd_kafka_yield() in stop(), or for a deadline earlier than the wait, cuts the wait short.
     while (!stop_polling_.load(std::memory_order_acquire)) {
-        rd_kafka_poll(handle_.get(), 100);
+        rd_kafka_poll(handle_.get(), expire_deadlines());
     }
+}
+
+void producer::watch_deadline(std::chrono::steady_clock::time_point deadline,
+                              std::shared_ptr<detail::request> req) {
+    {
+        std::lock_guard lock(deadlines_mutex_);
+        // Callers mostly use one timeout, so the new deadline is almost always the latest.
+        auto at = deadlines_.end();
+        while (at != deadlines_.begin() && std::prev(at)->at > deadline) {
+            --at;
+        }
+        deadlines_.insert(at, deadline_entry{deadline, std::move(req)});
+    }
+    if (deadline.time_since_epoch().count() < poll_wake_.load(std::memory_order_acquire)) {
+        rd_kafka_yield(handle_.get());  // the poll thread sleeps past this deadline
+    }
+}
+
+int producer::expire_deadlines() {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<detail::request>> expired;
+    auto wake = now + std::chrono::milliseconds(max_poll_wait_ms);
+    {
+        std::lock_guard lock(deadlines_mutex_);
+        while (!deadlines_.empty()) {
+            auto& front = deadlines_.front();
+            if (front.req->completed()) {
+                deadlines_.pop_front();
+            } else if (front.at <= now) {
+                expired.push_back(std::move(front.req));
+                deadlines_.pop_front();
+            } else {
+                wake = std::min(wake, front.at);
+                break;
+            }
+        }
+        // Published under the lock: a deadline added after it is compared with this value.
+        poll_wake_.store(wake.time_since_epoch().count(), std::memory_order_release);
+    }
+    for (const auto& req : expired) {
+        req->fail(make_error_code(RD_KAFKA_RESP_ERR__TIMED_OUT));  // no-op if it just completed
+    }
+    // Rounded up, so the thread does not wake just before the deadline and spin.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+    return std::clamp(static_cast<int>(left.count()), 0, max_poll_wait_ms);
 }
 
 void producer::start_produce(std::string topic, message msg, produce_handler handler,
@@ -153,8 +202,8 @@ void producer::start_produce(std::string topic, message msg, produce_handler han
 }
 
 void producer::start_produce_all(std::string topic, std::vector<message> msgs,
-                                 produce_all_handler handler,
-                                 boost::asio::any_io_executor work) {
+                                 produce_all_handler handler, boost::asio::any_io_executor work,
+                                 std::optional<std::chrono::steady_clock::time_point> deadline) {
     const auto slot = handler.get_cancellation_slot();
     auto req =
         std::make_shared<detail::batch_request>(msgs.size(), std::move(handler), std::move(work));
@@ -179,6 +228,8 @@ void producer::start_produce_all(std::string topic, std::vector<message> msgs,
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         req->fail(make_error_code(err));
+    } else if (deadline && !req->completed()) {
+        watch_deadline(*deadline, std::move(req));
     }
 }
 
@@ -259,6 +310,14 @@ void producer::stop(std::chrono::milliseconds flush_timeout) {
     rd_kafka_yield(rk);
     poller_.join();
     rd_kafka_poll(rk, 0);  // reports that raced with the poller's exit
+    {
+        // Every request has completed by now; the entries only keep them alive.
+        std::lock_guard lock(deadlines_mutex_);
+        for (const auto& entry : deadlines_) {
+            entry.req->fail(make_error_code(RD_KAFKA_RESP_ERR__DESTROY));  // no-op when done
+        }
+        deadlines_.clear();
+    }
     stop_done_ = true;
 }
 

@@ -61,6 +61,7 @@ void request::complete_locked(const boost::system::error_code& ec) {
         return;
     }
     done_ = true;
+    completed_.store(true, std::memory_order_release);
     // Posting (never dispatching) keeps the handler off librdkafka's threads and out of the
     // initiating call; the posted function holds the work until it has run, so ours can go.
     // Posting only queues the function, so doing it under the mutex cannot deadlock.

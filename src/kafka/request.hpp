@@ -11,6 +11,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,12 @@ public:
     // Terminal cancellation: completes now with operation_aborted; later reports are ignored.
     void cancel();
 
+    // True once the handler was completed (posted). Any thread; a hint for the deadline sweep,
+    // which still goes through fail() to decide.
+    [[nodiscard]] bool completed() const noexcept {
+        return completed_.load(std::memory_order_acquire);
+    }
+
     // Connects `slot` (if connected) to cancel(); must run in the caller's context.
     static void connect(const std::shared_ptr<request>& self, boost::asio::cancellation_slot slot);
 
@@ -58,6 +65,7 @@ private:
     std::size_t outstanding_;                // guarded by mutex_
     boost::system::error_code first_error_;  // guarded by mutex_
     boost::asio::any_io_executor work_;      // guarded by mutex_
+    std::atomic<bool> completed_{false};     // set with done_
 };
 
 class single_request final : public request {

@@ -457,6 +457,63 @@ TEST(kafka_producer, batch_completes_once_with_every_delivery_in_input_order) {
     EXPECT_EQ(empty_calls.load(), 1);
 }
 
+TEST(kafka_producer, a_batch_with_a_deadline_times_out_once_and_its_late_reports_are_harmless) {
+    mock_cluster cluster(1);
+    const std::string topic = "metrics.raw";
+    cluster.create_topic(topic, partitions, 1);
+    io_threads io(2);
+    kafka::producer producer(config_for(cluster));
+    warm_up(producer, topic);
+    strand_type strand = io.make_strand();
+
+    // Acked in time: the deadline changes nothing.
+    std::atomic<int> quick_calls{0};
+    error_code quick_result;
+    std::vector<kafka::delivery> quick_deliveries;
+    producer.async_produce_all(
+        topic, {{"k1", "v1", {}}, {"k2", "v2", {}}}, 10s,
+        asio::bind_executor(strand, [&](error_code ec, std::vector<kafka::delivery> d) {
+            quick_result = ec;
+            quick_deliveries = std::move(d);
+            ++quick_calls;
+        }));
+    ASSERT_TRUE(wait_until([&] { return quick_calls > 0; }, 10s));
+    EXPECT_FALSE(quick_result) << quick_result.message();
+    ASSERT_EQ(quick_deliveries.size(), 2U);
+    EXPECT_GE(quick_deliveries[0].offset, 0);
+
+    // A slow broker: the deadline wins, once, on the caller's strand, close to its time.
+    cluster.set_rtt(mock_cluster::all_brokers, 1500);
+    std::atomic<int> calls{0};
+    error_code result;
+    bool on_strand = false;
+    std::chrono::milliseconds took{};
+    const auto start = clock_type::now();
+    producer.async_produce_all(
+        topic, {{"late1", "a", {}}, {"late2", "b", {}}}, 200ms,
+        asio::bind_executor(strand, [&](error_code ec, std::vector<kafka::delivery>) {
+            took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+            result = ec;
+            on_strand = strand.running_in_this_thread();
+            ++calls;
+        }));
+    ASSERT_TRUE(wait_until([&] { return calls > 0; }, 1200ms));
+    EXPECT_EQ(kafka::resp_err(result), RD_KAFKA_RESP_ERR__TIMED_OUT) << result.message();
+    EXPECT_TRUE(kafka::is_retryable(result));
+    EXPECT_TRUE(on_strand);
+    EXPECT_GE(took, 195ms);
+    EXPECT_LT(took, 600ms);
+
+    // The records are still written; their late reports are dropped.
+    cluster.set_rtt(mock_cluster::all_brokers, 0);
+    EXPECT_FALSE(producer.flush(10s)) << "late reports did not arrive";
+    EXPECT_EQ(calls.load(), 1);
+    const auto records = consume(cluster, topic, 5, 20s);  // warm-up, k1, k2, late1, late2
+    EXPECT_EQ(records.size(), 5U);
+    producer.stop();
+    EXPECT_EQ(calls.load(), 1);
+}
+
 TEST(kafka_producer, all_brokers_down_fails_every_record_after_message_timeout) {
     mock_cluster cluster(3);
     const std::string topic = "metrics.raw";
