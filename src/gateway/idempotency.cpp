@@ -6,9 +6,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
+#include <cstring>
+
 #include "pulsestream/gateway/redis_clients.hpp"
 #include "pulsestream/gateway/redis_script.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
+#include "pulsestream/redis/command.hpp"
 
 namespace pulsestream::gateway {
 
@@ -40,14 +44,20 @@ const redis_script& complete_script() {
     return script;
 }
 
-std::string redis_key(const core::uuid& client, const core::uuid& key) {
-    std::string result = "idem:";
-    result.reserve(5 + 36 + 1 + 36);
-    result += core::to_string(client);
-    result += ':';
-    result += core::to_string(key);
-    return result;
-}
+// `idem:{client}:{key}` in a buffer of its own: no allocation on the request path.
+class redis_key {
+public:
+    redis_key(const core::uuid& client, const core::uuid& key) noexcept {
+        std::memcpy(text_.data(), "idem:", 5);
+        core::write_uuid(client, text_.data() + 5);
+        text_[5 + 36] = ':';
+        core::write_uuid(key, text_.data() + 5 + 36 + 1);
+    }
+    [[nodiscard]] std::string_view view() const noexcept { return {text_.data(), text_.size()}; }
+
+private:
+    std::array<char, 5 + 36 + 1 + 36> text_{};
+};
 
 std::string lock_value(std::string_view fingerprint) {
     std::string value(lock_tag);
@@ -90,14 +100,10 @@ boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::u
     const auto executor = co_await boost::asio::this_coro::executor;
     // One atomic step (Redis ≥ 6.2): set the lock if absent, else return what is there. No
     // window between a failed SET NX and a GET in which the value can change (defect 4).
-    std::vector<std::string> command{
-        "SET",
-        redis_key(client, key),
-        lock_value(fingerprint),
-        "NX",
-        "GET",
-        "EX",
-        std::to_string(at_least_one_second(options_.lock_ttl).count())};
+    const redis_key name(client, key);
+    const auto lock = lock_value(fingerprint);
+    const auto ttl = std::to_string(at_least_one_second(options_.lock_ttl).count());
+    auto command = redis::format_command({"SET", name.view(), lock, "NX", "GET", "EX", ttl});
     auto [ec, reply] = co_await redis_.near(executor).async_command(
         std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
     metrics_.redis_breaker_open(!redis_.breaker_closed());
@@ -132,19 +138,20 @@ boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& clien
                                                          std::string_view fingerprint,
                                                          std::string_view body) {
     const auto executor = co_await boost::asio::this_coro::executor;
-    std::string prefix(done_tag);
-    prefix += fingerprint;
-    prefix += ':';
     std::string value;
-    value.reserve(prefix.size() + body.size());
-    value += prefix;
+    value.reserve(done_tag.size() + fingerprint.size() + 1 + body.size());
+    value += done_tag;
+    value += fingerprint;
+    value += ':';
+    const auto prefix_size = value.size();
     value += body;
-    std::vector<std::string> keys_and_args{
-        redis_key(client, key), lock_value(fingerprint), std::move(prefix), std::move(value),
-        std::to_string(at_least_one_second(options_.result_ttl).count())};
-    auto [ec, reply] = co_await complete_script().run(redis_.near(executor),
-                                                      std::move(keys_and_args), 1,
-                                                      options_.deadline);
+    const redis_key name(client, key);
+    const auto lock = lock_value(fingerprint);
+    const auto ttl = std::to_string(at_least_one_second(options_.result_ttl).count());
+    auto call = complete_script().call(
+        {name.view(), lock, std::string_view(value).substr(0, prefix_size), value, ttl}, 1);
+    auto [ec, reply] =
+        co_await complete_script().run(redis_.near(executor), std::move(call), options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
@@ -158,10 +165,11 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
                                                         const core::uuid& key,
                                                         std::string_view fingerprint) {
     const auto executor = co_await boost::asio::this_coro::executor;
-    std::vector<std::string> keys_and_args{redis_key(client, key), lock_value(fingerprint)};
-    auto [ec, reply] = co_await release_script().run(redis_.near(executor),
-                                                     std::move(keys_and_args), 1,
-                                                     options_.deadline);
+    const redis_key name(client, key);
+    const auto lock = lock_value(fingerprint);
+    auto call = release_script().call({name.view(), lock}, 1);
+    auto [ec, reply] =
+        co_await release_script().run(redis_.near(executor), std::move(call), options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         // The lock then expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.

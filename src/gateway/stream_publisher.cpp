@@ -4,6 +4,7 @@
 
 #include "pulsestream/gateway/redis_clients.hpp"
 #include "pulsestream/metrics/gateway_metrics.hpp"
+#include "pulsestream/redis/command.hpp"
 #include "pulsestream/stream/ws_hub.hpp"
 
 namespace pulsestream::gateway {
@@ -15,7 +16,8 @@ stream_publisher::stream_publisher(redis_clients& redis, metrics::gateway_metric
 void stream_publisher::publish(const boost::asio::any_io_executor& near,
                                const core::uuid& client, std::string events_json) {
     auto& connection = redis_.near(near);
-    connection.async_command({"PUBLISH", stream::ws_hub::channel_of(client), std::move(events_json)}, deadline_,
+    const auto channel = stream::ws_hub::channel_of(client);
+    connection.async_command(redis::format_command({"PUBLISH", channel, events_json}), deadline_,
                              boost::asio::bind_executor(
                                  connection.get_executor(),
                                  [&metrics = metrics_](boost::system::error_code ec, redis::reply r) {

@@ -6,13 +6,13 @@
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <array>
 #include <optional>
 
 #include "link.hpp"
@@ -20,66 +20,48 @@
 
 namespace pulsestream::redis {
 
-// One command in flight. Ownership: hiredis holds one shared_ptr (its privdata, released in
-// handle_reply, which hiredis calls exactly once: with the reply, or with NULL when the context
-// goes away); the deadline timer's handler holds only a weak_ptr. So the op lives until hiredis
-// is done with it, even after a timeout completed the caller, and a late reply finds `done`.
+// One command in flight. Ownership: from the moment it is handed to hiredis until hiredis calls
+// handle_reply (exactly once: with the reply, or with NULL when the context goes away) the
+// connection's in_flight_ list holds it, and hiredis' privdata is the raw pointer. So the op
+// lives until hiredis is done with it, even after a timeout completed the caller, and a late
+// reply finds `done`. Deadlines are watched by one timer per connection (sweep()), not one per
+// command.
 struct connection::command_op {
-    command_op(handler_type h, const executor_type& strand)
+    command_op(handler_type h, const executor_type& strand,
+               std::chrono::steady_clock::time_point at)
         : handler(std::move(h)),
           work(boost::asio::prefer(boost::asio::get_associated_executor(handler, strand),
                                    boost::asio::execution::outstanding_work.tracked)),
-          timer(strand) {}
+          deadline(at) {}
 
     handler_type handler;
     // Keeps the handler's execution context running until the completion is posted.
     std::optional<boost::asio::any_completion_executor> work;
-    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                      boost::asio::wait_traits<std::chrono::steady_clock>,
-                                      executor_type>
-        timer;
+    std::chrono::steady_clock::time_point deadline;
     connection* owner = nullptr;
     bool done = false;  // completion posted; strand only
 };
 
 namespace {
 
-// argv/argvlen for redisAsyncCommandArgv without allocating for short commands.
-class argv_view {
-public:
-    explicit argv_view(const std::vector<std::string>& args) {
-        if (args.size() > inline_capacity) {
-            heap_argv_.resize(args.size());
-            heap_lengths_.resize(args.size());
-        }
-        const char** argv = data();
-        std::size_t* lengths = lengths_data();
-        for (std::size_t i = 0; i < args.size(); ++i) {
-            argv[i] = args[i].data();
-            lengths[i] = args[i].size();
-        }
-        size_ = static_cast<int>(args.size());
-    }
-    const char** data() { return heap_argv_.empty() ? inline_argv_.data() : heap_argv_.data(); }
-    std::size_t* lengths_data() {
-        return heap_lengths_.empty() ? inline_lengths_.data() : heap_lengths_.data();
-    }
-    int size() const { return size_; }
+// Posts the completion, so it never runs inside hiredis or inside async_command; once it runs,
+// it is dispatched to `executor`, the handler's associated executor (the strand when it has
+// none). It is posted to the strand's io_context rather than to the strand: the completion
+// needs no serialisation with this connection, and the strand would cost a lock and a hop per
+// command. (Not posted to `executor` itself: type-erased, that one may run it inline.)
+void post_completion(const connection::executor_type& strand,
+                     boost::asio::any_completion_executor executor,
+                     connection::handler_type handler, boost::system::error_code ec, reply r) {
+    boost::asio::post(strand.get_inner_executor(),
+                      boost::asio::bind_executor(
+                          std::move(executor),
+                          boost::asio::append(std::move(handler), ec, std::move(r))));
+}
 
-private:
-    static constexpr std::size_t inline_capacity = 8;
-    std::array<const char*, inline_capacity> inline_argv_{};
-    std::array<std::size_t, inline_capacity> inline_lengths_{};
-    std::vector<const char*> heap_argv_;
-    std::vector<std::size_t> heap_lengths_;
-    int size_ = 0;
-};
-
-// Posts the completion through the strand, so it never runs inside hiredis or inside
-// async_command; Asio then dispatches it to the handler's associated executor.
 void post_completion(const connection::executor_type& strand, connection::handler_type handler,
                      boost::system::error_code ec, reply r) {
-    boost::asio::post(strand, boost::asio::append(std::move(handler), ec, std::move(r)));
+    auto executor = boost::asio::get_associated_executor(handler, strand);
+    post_completion(strand, std::move(executor), std::move(handler), ec, std::move(r));
 }
 
 }  // namespace
@@ -98,7 +80,8 @@ connection::connection(private_tag, boost::asio::io_context::executor_type execu
     : strand_(boost::asio::make_strand(executor)),
       options_(options),
       breaker_(shared_breaker ? std::move(shared_breaker)
-                              : std::make_shared<breaker>(options.breaker)) {
+                              : std::make_shared<breaker>(options.breaker)),
+      sweep_timer_(strand_) {
     link_ = std::make_unique<detail::link>(
         strand_, std::move(ep), options.link,
         detail::link::callbacks{.on_ready = [this](redisAsyncContext*) { timeouts_in_row_ = 0; },
@@ -123,10 +106,10 @@ void connection::close() {
     });
 }
 
-void connection::start_command(std::vector<std::string> args,
+void connection::start_command(formatted_command command,
                                std::chrono::steady_clock::time_point deadline,
                                handler_type handler) {
-    if (args.empty()) {
+    if (command.args == 0) {
         post_completion(strand_, std::move(handler), error::protocol, {});
         return;
     }
@@ -140,30 +123,17 @@ void connection::start_command(std::vector<std::string> args,
         post_completion(strand_, std::move(handler), error::disconnected, {});
         return;
     }
-    auto op = std::make_shared<command_op>(std::move(handler), strand_);
+    auto op = std::make_shared<command_op>(std::move(handler), strand_, deadline);
     op->owner = this;
     boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op),
-                                args = std::move(args), deadline]() mutable {
-        self->send(op, args);
-        if (!op->done) {
-            op->timer.expires_at(deadline);
-            op->timer.async_wait([weak_self = self->weak_from_this(),
-                                  weak_op = std::weak_ptr<command_op>(op)](
-                                     const boost::system::error_code& ec) {
-                if (ec) {
-                    return;  // cancelled: the reply came first
-                }
-                auto keep = weak_self.lock();
-                auto timed_out = weak_op.lock();
-                if (keep && timed_out && !timed_out->done) {
-                    keep->on_timeout(*timed_out);
-                }
-            });
-        }
+                                command = std::move(command)]() mutable {
+        const auto at = op->deadline;
+        self->send(std::move(op), command);
+        self->watch(at);
     });
 }
 
-void connection::send(const std::shared_ptr<command_op>& op, const std::vector<std::string>& args) {
+void connection::send(std::shared_ptr<command_op> op, const formatted_command& command) {
     redisAsyncContext* ac = link_->context();
     if (ac == nullptr || closing_) {
         complete(*op, closing_ ? boost::asio::error::operation_aborted
@@ -171,20 +141,75 @@ void connection::send(const std::shared_ptr<command_op>& op, const std::vector<s
                  {});
         return;
     }
-    argv_view argv(args);
-    auto* privdata = new std::shared_ptr<command_op>(op);
-    if (redisAsyncCommandArgv(ac, &connection::handle_reply, privdata, argv.size(), argv.data(),
-                              argv.lengths_data()) != REDIS_OK) {
-        delete privdata;  // hiredis did not take it: the context is shutting down
-        complete(*op, error::disconnected, {});
+    command_op* raw = op.get();
+    in_flight_.push_back(std::move(op));
+    if (redisAsyncFormattedCommand(ac, &connection::handle_reply, raw, command.resp.data(),
+                                   command.resp.size()) != REDIS_OK) {
+        // hiredis did not take it (the context is shutting down).
+        const auto mine = take_in_flight(raw);
+        complete(*mine, error::disconnected, {});
+    }
+}
+
+std::shared_ptr<connection::command_op> connection::take_in_flight(const command_op* op) {
+    // Replies come in send order, so it is the front but for a refused send (the back).
+    for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
+        if (it->get() == op) {
+            auto taken = std::move(*it);
+            in_flight_.erase(it);
+            return taken;
+        }
+    }
+    return nullptr;
+}
+
+void connection::watch(std::chrono::steady_clock::time_point deadline) {
+    if (sweep_at_ && *sweep_at_ <= deadline) {
+        return;  // the timer fires earlier anyway and re-arms for what is left
+    }
+    sweep_at_ = deadline;
+    sweep_timer_.expires_at(deadline);  // cancels a later wait, which then does nothing
+    sweep_timer_.async_wait([weak_self = weak_from_this()](const boost::system::error_code& ec) {
+        if (ec) {
+            return;
+        }
+        if (auto self = weak_self.lock()) {
+            self->sweep();
+        }
+    });
+}
+
+void connection::sweep() {
+    sweep_at_.reset();
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<command_op>> expired;
+    std::optional<std::chrono::steady_clock::time_point> next;
+    for (const auto& op : in_flight_) {
+        if (op->done) {
+            continue;
+        }
+        if (op->deadline <= now) {
+            expired.push_back(op);
+        } else if (!next || op->deadline < *next) {
+            next = op->deadline;
+        }
+    }
+    // on_timeout may drop the context, which completes (and removes) everything in flight.
+    for (const auto& op : expired) {
+        if (!op->done) {
+            on_timeout(*op);
+        }
+    }
+    if (next && !in_flight_.empty()) {
+        watch(*next);
     }
 }
 
 void connection::handle_reply(redisAsyncContext* /*ac*/, void* reply, void* privdata) {
-    const std::unique_ptr<std::shared_ptr<command_op>> holder(
-        static_cast<std::shared_ptr<command_op>*>(privdata));
-    command_op& op = **holder;
-    op.owner->on_reply(op, reply);
+    auto* op = static_cast<command_op*>(privdata);
+    connection* self = op->owner;
+    const auto keep = self->take_in_flight(op);
+    self->on_reply(*op, reply);
 }
 
 void connection::on_reply(command_op& op, const void* raw) {
@@ -216,9 +241,8 @@ void connection::on_timeout(command_op& op) {
 
 void connection::complete(command_op& op, boost::system::error_code ec, reply r) {
     op.done = true;
-    op.timer.cancel();
     record(ec);
-    post_completion(strand_, std::move(op.handler), ec, std::move(r));
+    post_completion(strand_, std::move(*op.work), std::move(op.handler), ec, std::move(r));
     op.work.reset();
 }
 

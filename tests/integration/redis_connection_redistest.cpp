@@ -169,6 +169,15 @@ TEST(redis_command, builds_arguments_from_strings_views_literals_and_integers) {
     EXPECT_TRUE(redis::command().empty());
 }
 
+TEST(redis_command, formats_resp_once_binary_safe) {
+    const std::string binary("a\0\r\nb", 5);
+    const auto c = redis::format_command({"SET", "k", binary, ""});
+    EXPECT_EQ(c.args, 4U);
+    EXPECT_EQ(c.resp, std::string("*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\0\r\nb\r\n$0\r\n\r\n", 37));
+    EXPECT_EQ(redis::format_command(std::vector<std::string>{"SET", "k", binary, ""}).resp, c.resp);
+    EXPECT_EQ(redis::format_command(std::vector<std::string>{}).args, 0U);
+}
+
 TEST(redis_breaker, opens_after_consecutive_failures_and_probes_once) {
     redis::breaker b({.failure_threshold = 3, .open_for = 50ms});
     EXPECT_EQ(b.current(), redis::breaker::state::closed);
@@ -248,6 +257,32 @@ TEST_F(redis_connection_redis, set_get_incr_set_nx_ex_and_publish_round_trip) {
     ASSERT_TRUE(o.completed && !o.ec) << describe(o);
     EXPECT_EQ(o.reply.type, kind::integer);
     EXPECT_EQ(o.reply.integer, 0);
+}
+
+TEST_F(redis_connection_redis, formatted_commands_round_trip_and_empty_is_a_protocol_error) {
+    auto c = connect();
+    const std::string value("bin\0ary\r\n", 10);
+    auto promise = std::make_shared<std::promise<outcome>>();
+    auto future = promise->get_future();
+    c->async_command(redis::format_command({"SET", "fmt:key", value}), 2s,
+                     [promise](boost::system::error_code ec, redis::reply r) {
+                         promise->set_value({true, ec, std::move(r), {}});
+                     });
+    ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+    const auto set = future.get();
+    ASSERT_FALSE(set.ec) << describe(set);
+    EXPECT_TRUE(set.reply.is_ok());
+    const auto got = run(*c, {"GET", "fmt:key"});
+    EXPECT_EQ(got.reply.str, value) << describe(got);
+
+    auto empty_promise = std::make_shared<std::promise<outcome>>();
+    auto empty_future = empty_promise->get_future();
+    c->async_command(redis::formatted_command(std::string(), 0), 2s,
+                     [empty_promise](boost::system::error_code ec, redis::reply r) {
+                         empty_promise->set_value({true, ec, std::move(r), {}});
+                     });
+    ASSERT_EQ(empty_future.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(empty_future.get().ec, redis::error::protocol);
 }
 
 TEST_F(redis_connection_redis, every_reply_kind_is_copied) {

@@ -10,11 +10,13 @@
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "pulsestream/redis/command.hpp"
 #include "pulsestream/redis/connection.hpp"
 #include "pulsestream/redis/reply.hpp"
 
@@ -33,12 +35,21 @@ public:
         redis::connection& connection, std::vector<std::string> keys_and_args,
         std::size_t key_count, std::chrono::milliseconds deadline) const;
 
+    /// The EVALSHA call of this script with `keys_and_args` (the first `key_count` are KEYS),
+    /// encoded once: cheaper than an argument vector for a call on the request path.
+    [[nodiscard]] redis::formatted_command call(std::initializer_list<std::string_view> keys_and_args,
+                                                std::size_t key_count) const;
+
+    /// Sends `call` (built by call() of this object) on `connection`; on NOSCRIPT repeats it
+    /// once as EVAL with the source. Completion and deadline as for the other run().
+    [[nodiscard]] boost::asio::awaitable<std::tuple<boost::system::error_code, redis::reply>> run(
+        redis::connection& connection, redis::formatted_command call,
+        std::chrono::milliseconds deadline) const;
+
     [[nodiscard]] const std::string& sha1() const noexcept { return sha1_; }
 
 private:
-    std::vector<std::string> command(std::string_view verb, std::string_view script,
-                                     const std::vector<std::string>& keys_and_args,
-                                     std::size_t key_count) const;
+    [[nodiscard]] redis::formatted_command as_eval(const redis::formatted_command& call) const;
 
     std::string source_;
     std::string sha1_;

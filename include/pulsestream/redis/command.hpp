@@ -3,6 +3,9 @@
 /// @file
 /// Building a command's argument vector.
 
+#include <cstddef>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -29,6 +32,24 @@ std::string to_argument(Arg&& arg) {
 }
 
 }  // namespace detail
+
+/// One command already in Redis' wire form (RESP: `*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`), built
+/// by format_command(). Sending it costs no further formatting or copying of the arguments.
+/// Neither an aggregate nor default-constructible, so a braced list (`{"PING"}`, `{}`) passed
+/// to `async_command` still means an argument vector.
+struct formatted_command {
+    formatted_command(std::string bytes, std::size_t count) : resp(std::move(bytes)), args(count) {}
+
+    std::string resp;      ///< the bytes to send
+    std::size_t args = 0;  ///< number of arguments (0: an empty command)
+};
+
+/// Encodes `args` (binary-safe, command name first) in one allocation.
+[[nodiscard]] formatted_command format_command(std::initializer_list<std::string_view> args);
+/// The same for arguments built at run time.
+[[nodiscard]] formatted_command format_command(std::span<const std::string_view> args);
+/// The same for an argument vector (what `connection::async_command` takes).
+[[nodiscard]] formatted_command format_command(const std::vector<std::string>& args);
 
 /// `command("SET", key, value, "EX", 30)` → `{"SET", key, value, "EX", "30"}`: arguments may be
 /// strings (moved when passed as rvalues), string_views, string literals or integers.

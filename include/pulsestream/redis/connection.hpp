@@ -7,17 +7,21 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "pulsestream/redis/breaker.hpp"
+#include "pulsestream/redis/command.hpp"
 #include "pulsestream/redis/endpoint.hpp"
 #include "pulsestream/redis/error.hpp"
 #include "pulsestream/redis/options.hpp"
@@ -106,10 +110,23 @@ public:
         return boost::asio::async_initiate<CompletionToken, completion_signature>(
             [this](auto handler, std::vector<std::string> command,
                    std::chrono::milliseconds timeout) {
-                start_command(std::move(command), std::chrono::steady_clock::now() + timeout,
+                start_command(format_command(command), std::chrono::steady_clock::now() + timeout,
                               handler_type(std::move(handler)));
             },
             token, std::move(args), deadline);
+    }
+
+    /// The same for a command built by `format_command` (command.hpp): no argument vector, no
+    /// formatting on the way out. An empty command (`args == 0`) is `error::protocol`.
+    template <boost::asio::completion_token_for<completion_signature> CompletionToken>
+    auto async_command(formatted_command command, std::chrono::milliseconds deadline,
+                       CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, completion_signature>(
+            [this](auto handler, formatted_command c, std::chrono::milliseconds timeout) {
+                start_command(std::move(c), std::chrono::steady_clock::now() + timeout,
+                              handler_type(std::move(handler)));
+            },
+            token, std::move(command), deadline);
     }
 
     /// True while connected, authenticated and answering (the server answered the PING sent on
@@ -131,9 +148,17 @@ private:
 
     static void handle_reply(redisAsyncContext* ac, void* reply, void* privdata);
 
-    void start_command(std::vector<std::string> args,
-                       std::chrono::steady_clock::time_point deadline, handler_type handler);
-    void send(const std::shared_ptr<command_op>& op, const std::vector<std::string>& args);
+    using timer_type =
+        boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                          boost::asio::wait_traits<std::chrono::steady_clock>,
+                                          executor_type>;
+
+    void start_command(formatted_command command, std::chrono::steady_clock::time_point deadline,
+                       handler_type handler);
+    void send(std::shared_ptr<command_op> op, const formatted_command& command);
+    std::shared_ptr<command_op> take_in_flight(const command_op* op);
+    void watch(std::chrono::steady_clock::time_point deadline);
+    void sweep();
     void on_reply(command_op& op, const void* reply);
     void on_timeout(command_op& op);
     void complete(command_op& op, boost::system::error_code ec, reply r);
@@ -145,6 +170,12 @@ private:
     std::unique_ptr<detail::link> link_;
     unsigned timeouts_in_row_ = 0;  // strand only
     bool closing_ = false;          // strand only
+    // Commands handed to hiredis whose callback has not run yet, in send order (the order of
+    // the replies). Timed-out ones stay until their late reply (or the context's end).
+    std::deque<std::shared_ptr<command_op>> in_flight_;  // strand only
+    // One timer for every deadline: armed at the earliest deadline of the commands in flight.
+    timer_type sweep_timer_;
+    std::optional<std::chrono::steady_clock::time_point> sweep_at_;  // strand only
 };
 
 }  // namespace pulsestream::redis
