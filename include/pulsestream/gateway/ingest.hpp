@@ -19,6 +19,7 @@
 
 namespace pulsestream::kafka {
 class producer;
+struct message;
 }
 namespace pulsestream::metrics {
 class gateway_metrics;
@@ -54,7 +55,7 @@ private:
     http::response reject(core::errc code, std::span<const core::field_error> errors = {},
                           unsigned retry_after_s = 0);
     boost::asio::awaitable<boost::system::error_code> produce(
-        const std::vector<core::event>& events);
+        std::vector<kafka::message> messages);
 
     ingest_options options_;
     authenticator& auth_;
