@@ -4,7 +4,6 @@
 #include <functional>
 #include <future>
 #include <iterator>
-#include <unordered_map>
 #include <utility>
 
 namespace pulsestream::consumer {
@@ -17,25 +16,27 @@ bool by_index(const pg::refused_row& a, const pg::refused_row& b) { return a.ind
 
 sharded_writer::sharded_writer(const std::string& database_url, std::size_t connections,
                                std::size_t min_rows_per_shard, std::size_t remembered_keys)
-    : min_rows_per_shard_(std::max<std::size_t>(1, min_rows_per_shard)), recent_(remembered_keys) {
+    : min_rows_per_shard_(std::max<std::size_t>(1, min_rows_per_shard)),
+      recent_(remembered_keys),
+      batch_keys_(batch_keys_capacity) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, connections); ++i) {
         writers_.emplace_back(database_url);
     }
 }
 
-sharded_writer::sorted_rows sharded_writer::sort_out(std::span<const core::event> rows) const {
+sharded_writer::sorted_rows sharded_writer::sort_out(std::span<const core::event> rows) {
     sorted_rows sorted;
     sorted.fresh.reserve(rows.size());
     sorted.fresh_keys.reserve(rows.size());
-    std::unordered_map<event_key, std::size_t, event_key_hash> first_in_batch;
-    first_in_batch.reserve(rows.size());
+    batch_keys_.clear();
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const event_key key = key_of(rows[i]);
         if (recent_.contains(key)) {
             ++sorted.known_duplicates;
-        } else if (const auto [it, first] = first_in_batch.try_emplace(key, i); !first) {
-            sorted.repeats.emplace_back(i, it->second);
+        } else if (const auto first = batch_keys_.find(key)) {
+            sorted.repeats.emplace_back(i, *first);
         } else {
+            batch_keys_.remember(key, i);
             sorted.fresh.push_back(i);
             sorted.fresh_keys.push_back(key);
         }

@@ -369,6 +369,30 @@ TEST(recent_keys, forgets_the_oldest_key_past_its_capacity) {
     other_time.event_time_ms = 6;
     EXPECT_FALSE(recent.contains(other_time));
 
+    // Many keys through a small table: every remembered key is found, every forgotten one not
+    // (the deletions keep the probe runs intact).
+    pulsestream::consumer::recent_keys window(1000);
+    std::mt19937_64 rng(42);
+    std::vector<pulsestream::consumer::event_key> keys(20000);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        keys[i].id = pulsestream::core::random_uuid_v4(rng(), rng());
+        keys[i].event_time_ms = static_cast<std::int64_t>(i % 7);
+        window.remember(keys[i], i);
+        if (i % 997 == 0) {
+            for (std::size_t j = 0; j <= i; ++j) {
+                const auto found = window.find(keys[j]);
+                ASSERT_EQ(found.has_value(), j + 1000 > i) << j << " after " << i;
+                if (found) {
+                    ASSERT_EQ(*found, j);
+                }
+            }
+        }
+    }
+    EXPECT_EQ(window.size(), 1000U);
+    window.clear();
+    EXPECT_FALSE(window.contains(keys.back()));
+    EXPECT_EQ(window.size(), 0U);
+
     pulsestream::consumer::recent_keys none(0);
     none.remember(key(1));
     EXPECT_FALSE(none.contains(key(1)));

@@ -58,7 +58,7 @@ private:
         std::vector<std::pair<std::size_t, std::size_t>> repeats;
     };
 
-    [[nodiscard]] sorted_rows sort_out(std::span<const core::event> rows) const;
+    [[nodiscard]] sorted_rows sort_out(std::span<const core::event> rows);
     [[nodiscard]] pg::db_result<pg::write_report> write_fresh(
         std::span<core::event> rows, const std::vector<std::size_t>& fresh);
     void settle(pg::write_report& report, std::size_t batch_size, const sorted_rows& sorted);
@@ -66,6 +66,9 @@ private:
     std::vector<pg::event_writer> writers_;
     std::size_t min_rows_per_shard_;
     recent_keys recent_;
+    // The keys of the batch being sorted out; a repeat past this many rows is left to PostgreSQL.
+    static constexpr std::size_t batch_keys_capacity = 65536;
+    recent_keys batch_keys_;
 };
 
 }  // namespace pulsestream::consumer

@@ -15,7 +15,8 @@
 # tool fails when any partition lost a record.
 # Usage: tools/bench/consumer/run.sh [events=2000000] [partitions=64]
 #   env: DEADLINE_S, BENCH_BIN, CONSUMER_ENV (extra VAR=value words for the consumer only,
-#   e.g. CONSUMER_ENV="BATCH_MAX_EVENTS=20000 CONSUMER_DB_CONNECTIONS=3")
+#   e.g. CONSUMER_ENV="BATCH_MAX_EVENTS=20000 CONSUMER_DB_CONNECTIONS=3"), DUPLICATES (the
+#   duplicate fractions to run, default "0 0.2")
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 events=${1:-2000000}
@@ -144,6 +145,5 @@ scenario() {  # duplicate fraction
     wait "$broker" || true
 }
 
-scenario 0
-scenario 0.2
+for fraction in ${DUPLICATES:-0 0.2}; do scenario "$fraction"; done
 echo "# load after: $(uptime | sed 's/.*load average/load average/')"
