@@ -42,7 +42,8 @@ start_devbroker() {
         >"$state/devbroker.log" 2>&1 </dev/null &
     pids+=($!)
     devbroker_pid=$!
-    for _ in $(seq 1 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
+    # 30 s: with many partitions on a busy machine the mock cluster has taken more than 10.
+    for _ in $(seq 1 300); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
     [ -s "$state/bootstrap" ] || { echo "bench: the devbroker did not start" >&2; exit 1; }
     KAFKA_BROKERS=$(cat "$state/bootstrap")
     export KAFKA_BROKERS

@@ -66,13 +66,8 @@ echo "# $events distinct events, 1000 devices, $partitions partitions, consumer 
 scenario() {  # duplicate fraction
     local dups=$1 broker consumer port t0 t1 count sent
     sql "TRUNCATE events" >/dev/null
-    rm -f "$state/bootstrap"
-    "$bin/tools/devbroker/pulsestream-devbroker" --partitions "$partitions" \
-        --bootstrap-file "$state/bootstrap" >"$state/devbroker.log" 2>&1 </dev/null &
-    broker=$!
-    pids+=("$broker")
-    for _ in $(seq 1 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
-    [ -s "$state/bootstrap" ] || { echo "bench: devbroker did not start" >&2; exit 1; }
+    start_devbroker --partitions "$partitions"
+    broker=$devbroker_pid
     sent=$("$bin/tools/bench/pulsestream-bench-consumer-prefill" --brokers "$(cat "$state/bootstrap")" \
         --events "$events" --duplicates "$dups" --copy-file "$state/rows.copy" 2>"$state/prefill.log") ||
         { cat "$state/prefill.log" >&2; exit 1; }
