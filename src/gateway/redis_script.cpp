@@ -59,17 +59,4 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, redis::reply>> redi
     co_return co_await connection.async_command(as_eval(call), deadline, use_tuple);
 }
 
-boost::asio::awaitable<std::tuple<boost::system::error_code, redis::reply>> redis_script::run(
-    redis::connection& connection, std::vector<std::string> keys_and_args, std::size_t key_count,
-    std::chrono::milliseconds deadline) const {
-    std::vector<std::string_view> args;
-    args.reserve(3 + keys_and_args.size());
-    const auto count = std::to_string(key_count);
-    args.emplace_back("EVALSHA");
-    args.emplace_back(sha1_);
-    args.emplace_back(count);
-    args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
-    co_return co_await run(connection, redis::format_command(args), deadline);
-}
-
 }  // namespace pulsestream::gateway

@@ -14,7 +14,6 @@
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <vector>
 
 #include "pulsestream/redis/command.hpp"
 #include "pulsestream/redis/connection.hpp"
@@ -27,21 +26,15 @@ class redis_script {
 public:
     explicit redis_script(std::string_view source);
 
-    /// Runs the script on `connection` with the first `key_count` of `keys_and_args` as KEYS and
-    /// the rest as ARGV. Completes with Redis' reply (which may be an error reply) or with the
-    /// connection's error; `deadline` applies to each attempt, so a NOSCRIPT fallback may take
-    /// up to twice as long. The object must outlive the call.
-    [[nodiscard]] boost::asio::awaitable<std::tuple<boost::system::error_code, redis::reply>> run(
-        redis::connection& connection, std::vector<std::string> keys_and_args,
-        std::size_t key_count, std::chrono::milliseconds deadline) const;
-
     /// The EVALSHA call of this script with `keys_and_args` (the first `key_count` are KEYS),
     /// encoded once: cheaper than an argument vector for a call on the request path.
     [[nodiscard]] redis::formatted_command call(std::initializer_list<std::string_view> keys_and_args,
                                                 std::size_t key_count) const;
 
     /// Sends `call` (built by call() of this object) on `connection`; on NOSCRIPT repeats it
-    /// once as EVAL with the source. Completion and deadline as for the other run().
+    /// once as EVAL with the source. Completes with Redis' reply (which may be an error reply)
+    /// or with the connection's error; `deadline` applies to each attempt, so a NOSCRIPT
+    /// fallback may take up to twice as long. The object must outlive the call.
     [[nodiscard]] boost::asio::awaitable<std::tuple<boost::system::error_code, redis::reply>> run(
         redis::connection& connection, redis::formatted_command call,
         std::chrono::milliseconds deadline) const;
