@@ -34,7 +34,7 @@ void request::connect(const std::shared_ptr<request>& self, boost::asio::cancell
 void request::on_report(std::size_t index, const boost::system::error_code& ec,
                         const delivery& where) {
     std::lock_guard lock(mutex_);
-    if (done_) {
+    if (completed_.load(std::memory_order_relaxed)) {
         return;  // completed already (failure or cancellation): a late report is harmless
     }
     store(index, where);
@@ -57,10 +57,9 @@ void request::cancel() {
 }
 
 void request::complete_locked(const boost::system::error_code& ec) {
-    if (done_) {
+    if (completed_.load(std::memory_order_relaxed)) {
         return;
     }
-    done_ = true;
     completed_.store(true, std::memory_order_release);
     // Posting (never dispatching) keeps the handler off librdkafka's threads and out of the
     // initiating call; the posted function holds the work until it has run, so ours can go.

@@ -61,11 +61,11 @@ private:
     void complete_locked(const boost::system::error_code& ec);
 
     std::mutex mutex_;
-    bool done_ = false;                      // guarded by mutex_
     std::size_t outstanding_;                // guarded by mutex_
     boost::system::error_code first_error_;  // guarded by mutex_
     boost::asio::any_io_executor work_;      // guarded by mutex_
-    std::atomic<bool> completed_{false};     // set with done_
+    // Set once, under mutex_, when the handler is posted; read without the lock by completed().
+    std::atomic<bool> completed_{false};
 };
 
 class single_request final : public request {
