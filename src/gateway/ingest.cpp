@@ -104,6 +104,31 @@ std::string accepted_body(const std::vector<core::event>& events, bool is_batch)
     return body;
 }
 
+/// One record per event, keyed by its device (DESIGN.md §5).
+std::vector<kafka::message> kafka_messages(const std::vector<core::event>& events) {
+    std::vector<kafka::message> messages;
+    messages.reserve(events.size());
+    for (const auto& e : events) {
+        messages.push_back(kafka::message{core::to_string(e.device_id), core::to_kafka_value(e), {}});
+    }
+    return messages;
+}
+
+/// The stream message: a JSON array of the records' values (DESIGN.md §10).
+std::string stream_message_of(const std::vector<kafka::message>& messages) {
+    std::size_t size = 2;
+    for (const auto& m : messages) size += m.payload.size() + 1;
+    std::string out;
+    out.reserve(size);
+    out += '[';
+    for (const auto& m : messages) {
+        if (out.size() > 1) out += ',';
+        out += m.payload;
+    }
+    out += ']';
+    return out;
+}
+
 http::response accepted_response(std::string body) {
     return http::json_response(202, std::move(body));
 }
@@ -187,22 +212,9 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     }
 
     // The Kafka values, serialised once: each record's payload, and together the stream
-    // message (a JSON array of them, DESIGN.md §10) published after the ack.
-    std::vector<kafka::message> messages;
-    messages.reserve(events.size());
-    std::size_t stream_size = 2;
-    for (const auto& e : events) {
-        messages.push_back(kafka::message{core::to_string(e.device_id), core::to_kafka_value(e), {}});
-        stream_size += messages.back().payload.size() + 1;
-    }
-    std::string stream_message;
-    stream_message.reserve(stream_size);
-    stream_message += '[';
-    for (const auto& m : messages) {
-        if (stream_message.size() > 1) stream_message += ',';
-        stream_message += m.payload;
-    }
-    stream_message += ']';
+    // message published after the ack.
+    auto messages = kafka_messages(events);
+    auto stream_message = stream_message_of(messages);
 
     if (const auto ec = co_await produce(std::move(messages))) {
         co_await idempotency_.release(client->id, *idempotency_key, fingerprint);
