@@ -44,6 +44,16 @@ const redis_script& complete_script() {
     return script;
 }
 
+// Puts another request's value back where complete()'s plain SET replaced it, unless the key
+// changed again since. ARGV: our value, theirs, its TTL in seconds.
+const redis_script& put_back_script() {
+    static const redis_script script(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
+        "return 0");
+    return script;
+}
+
 // `idem:{client}:{key}` in a buffer of its own: no allocation on the request path.
 class redis_key {
 public:
@@ -104,6 +114,7 @@ boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::u
     const auto lock = lock_value(fingerprint);
     const auto ttl = std::to_string(at_least_one_second(options_.lock_ttl).count());
     auto command = redis::format_command({"SET", name.view(), lock, "NX", "GET", "EX", ttl});
+    const auto asked_at = std::chrono::steady_clock::now();
     auto [ec, reply] = co_await redis_.near(executor).async_command(
         std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
     metrics_.redis_breaker_open(!redis_.breaker_closed());
@@ -113,7 +124,7 @@ boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::u
                       ec ? ec.message() : reply.str);
         co_return idempotency_begin{idempotency_state::unavailable, {}};
     }
-    if (reply.is_nil()) co_return idempotency_begin{idempotency_state::acquired, {}};
+    if (reply.is_nil()) co_return idempotency_begin{idempotency_state::acquired, {}, asked_at};
 
     const auto stored = parse_value(reply.str);
     if (!stored) {
@@ -133,32 +144,88 @@ boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::u
     co_return idempotency_begin{idempotency_state::replay, std::string(stored->body)};
 }
 
-boost::asio::awaitable<void> idempotency_store::complete(const core::uuid& client,
-                                                         const core::uuid& key,
-                                                         std::string_view fingerprint,
-                                                         std::string_view body) {
-    const auto executor = co_await boost::asio::this_coro::executor;
+boost::asio::awaitable<void> idempotency_store::complete(
+    const core::uuid& client, const core::uuid& key, std::string_view fingerprint,
+    std::string_view body, std::optional<std::chrono::steady_clock::time_point> locked_at) {
     std::string value;
     value.reserve(done_tag.size() + fingerprint.size() + 1 + body.size());
     value += done_tag;
     value += fingerprint;
     value += ':';
-    const auto prefix_size = value.size();
     value += body;
     const redis_key name(client, key);
-    const auto lock = lock_value(fingerprint);
+    if (lock_is_fresh(locked_at) && co_await replace_own_lock(name.view(), fingerprint, value)) {
+        co_return;
+    }
+    co_await compare_and_store(name.view(), fingerprint, value);
+}
+
+bool idempotency_store::lock_is_fresh(
+    std::optional<std::chrono::steady_clock::time_point> locked_at) const {
+    const auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            at_least_one_second(options_.lock_ttl)) /
+                        2;
+    return locked_at && std::chrono::steady_clock::now() - *locked_at < margin;
+}
+
+boost::asio::awaitable<bool> idempotency_store::replace_own_lock(std::string_view name,
+                                                                 std::string_view fingerprint,
+                                                                 const std::string& value) {
+    const auto executor = co_await boost::asio::this_coro::executor;
     const auto ttl = std::to_string(at_least_one_second(options_.result_ttl).count());
-    auto call = complete_script().call(
-        {name.view(), lock, std::string_view(value).substr(0, prefix_size), value, ttl}, 1);
+    auto command = redis::format_command({"SET", name, value, "EX", ttl, "XX", "GET"});
+    auto [ec, reply] = co_await redis_.near(executor).async_command(
+        std::move(command), options_.deadline, boost::asio::as_tuple(boost::asio::use_awaitable));
+    metrics_.redis_breaker_open(!redis_.breaker_closed());
+    if (ec || reply.is_error()) {
+        count_failure(ec, reply.str, "storing the result");
+        co_return true;
+    }
+    if (reply.is_nil()) co_return false;  // XX found no key (deleted or evicted): nothing was set
+    const auto previous = parse_value(reply.str);
+    if (previous && previous->fingerprint == fingerprint) co_return true;
+    spdlog::warn(
+        "idempotency: a lock younger than half its TTL was gone and another request's value "
+        "stood in its place (a stall of Redis or of this gateway?); putting that value back");
+    co_await put_back(name, value, reply.str);
+    co_return true;
+}
+
+boost::asio::awaitable<void> idempotency_store::put_back(std::string_view name,
+                                                         const std::string& ours,
+                                                         const std::string& theirs) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const auto previous = parse_value(theirs);
+    const auto ttl = (previous && previous->done) ? options_.result_ttl : options_.lock_ttl;
+    auto call = put_back_script().call(
+        {name, ours, theirs, std::to_string(at_least_one_second(ttl).count())}, 1);
+    auto [ec, reply] =
+        co_await put_back_script().run(redis_.near(executor), std::move(call), options_.deadline);
+    metrics_.redis_breaker_open(!redis_.breaker_closed());
+    if (ec || reply.is_error()) count_failure(ec, reply.str, "putting back another value");
+}
+
+boost::asio::awaitable<void> idempotency_store::compare_and_store(std::string_view name,
+                                                                  std::string_view fingerprint,
+                                                                  const std::string& value) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const auto lock = lock_value(fingerprint);
+    const auto result_prefix =
+        std::string_view(value).substr(0, done_tag.size() + fingerprint.size() + 1);
+    const auto ttl = std::to_string(at_least_one_second(options_.result_ttl).count());
+    auto call = complete_script().call({name, lock, result_prefix, value, ttl}, 1);
     auto [ec, reply] =
         co_await complete_script().run(redis_.near(executor), std::move(call), options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
-    if (ec || reply.is_error()) {
-        // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
-        // storage dedup keeps the event single.
-        metrics_.redis_failure();
-        spdlog::debug("idempotency: storing the result failed ({})", ec ? ec.message() : reply.str);
-    }
+    // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
+    // storage dedup keeps the event single.
+    if (ec || reply.is_error()) count_failure(ec, reply.str, "storing the result");
+}
+
+void idempotency_store::count_failure(const boost::system::error_code& ec,
+                                      const std::string& error_reply, std::string_view what) {
+    metrics_.redis_failure();
+    spdlog::debug("idempotency: {} failed ({})", what, ec ? ec.message() : error_reply);
 }
 
 boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client,
@@ -171,11 +238,8 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
     auto [ec, reply] =
         co_await release_script().run(redis_.near(executor), std::move(call), options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
-    if (ec || reply.is_error()) {
-        // The lock then expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.
-        metrics_.redis_failure();
-        spdlog::debug("idempotency: releasing the lock failed ({})", ec ? ec.message() : reply.str);
-    }
+    // On failure the lock expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.
+    if (ec || reply.is_error()) count_failure(ec, reply.str, "releasing the lock");
 }
 
 }  // namespace pulsestream::gateway

@@ -226,7 +226,8 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     // and their replies come back in one read.
     stream_.publish(co_await net::this_coro::executor, client->id, std::move(stream_message));
     auto response_body = accepted_body(events, is_batch);
-    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body);
+    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body,
+                                   claim.locked_at);
     co_return accepted_response(std::move(response_body));
 }
 

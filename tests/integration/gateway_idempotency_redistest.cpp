@@ -4,7 +4,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
+#include <chrono>
 #include <future>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -99,11 +101,22 @@ protected:
     }
 
     void complete(const uuid& client, const uuid& key, const std::string& fp,
-                  const std::string& body) {
+                  const std::string& body,
+                  std::optional<std::chrono::steady_clock::time_point> locked_at = {}) {
         await_on<void>(
             ctx(),
-            [this, client, key, fp, body] { return store_->complete(client, key, fp, body); },
+            [this, client, key, fp, body, locked_at] {
+                return store_->complete(client, key, fp, body, locked_at);
+            },
             hang_deadline);
+    }
+
+    static std::string key_name(const uuid& client, const uuid& key) {
+        return "idem:" + to_string(client) + ":" + to_string(key);
+    }
+
+    static std::string command_stats() {
+        return gateway_redis_->command({"INFO", "commandstats"}).str;
     }
 
     void release(const uuid& client, const uuid& key, const std::string& fp) {
@@ -298,6 +311,66 @@ TEST_F(gateway_idempotency_redis, complete_never_overwrites_another_requests_res
     ASSERT_EQ(state_name(begin(client_, third, body_b_).state), "acquired");
     complete(client_, third, body_a_, "not mine");
     EXPECT_EQ(state_name(begin(client_, third, body_b_).state), "in_progress");
+}
+
+// complete() over a lock this request took moments ago: one plain SET … XX GET, no script.
+TEST_F(gateway_idempotency_redis, a_fresh_lock_is_replaced_by_a_plain_set_not_a_script) {
+    const auto claim = begin(client_, key_, body_a_);
+    ASSERT_EQ(state_name(claim.state), "acquired");
+    ASSERT_TRUE(claim.locked_at.has_value());
+    ASSERT_EQ(gateway_redis_->command({"CONFIG", "RESETSTAT"}).str, "OK");
+
+    complete(client_, key_, body_a_, "202 body", claim.locked_at);
+
+    const auto stats = command_stats();
+    EXPECT_NE(stats.find("cmdstat_set:calls=1,"), std::string::npos) << stats;
+    EXPECT_EQ(stats.find("cmdstat_eval"), std::string::npos) << stats;
+    EXPECT_EQ(begin(client_, key_, body_a_).stored_body, "202 body");
+    EXPECT_GT(gateway_redis_->command({"TTL", key_name(client_, key_)}).integer, 86000);
+}
+
+// A stall longer than the lock TTL lets a request with another body take the key; the plain
+// SET then sees that value in its reply and puts it back, with a TTL of its kind.
+TEST_F(gateway_idempotency_redis, a_value_of_another_body_found_by_the_plain_set_is_put_back) {
+    const auto name = key_name(client_, key_);
+    const auto claim = begin(client_, key_, body_a_);
+    ASSERT_EQ(state_name(claim.state), "acquired");
+    ASSERT_EQ(gateway_redis_->command({"SET", name, "L:" + body_b_, "EX", "30"}).str, "OK");
+
+    complete(client_, key_, body_a_, "mine", claim.locked_at);
+    EXPECT_EQ(state_name(begin(client_, key_, body_b_).state), "in_progress");
+    EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "reused");
+    const auto lock_ttl = gateway_redis_->command({"TTL", name}).integer;
+    EXPECT_GT(lock_ttl, 25);
+    EXPECT_LE(lock_ttl, 30);
+
+    // The same for another body's stored result.
+    ASSERT_EQ(gateway_redis_->command({"SET", name, "D:" + body_b_ + ":theirs"}).str, "OK");
+    complete(client_, key_, body_a_, "mine", claim.locked_at);
+    EXPECT_EQ(begin(client_, key_, body_b_).stored_body, "theirs");
+    EXPECT_GT(gateway_redis_->command({"TTL", name}).integer, 86000);
+}
+
+TEST_F(gateway_idempotency_redis, a_fresh_lock_that_vanished_still_gets_the_result_stored) {
+    const auto claim = begin(client_, key_, body_a_);
+    ASSERT_EQ(state_name(claim.state), "acquired");
+    ASSERT_EQ(gateway_redis_->command({"DEL", key_name(client_, key_)}).integer, 1);
+
+    complete(client_, key_, body_a_, "stored anyway", claim.locked_at);
+    EXPECT_EQ(begin(client_, key_, body_a_).stored_body, "stored anyway");
+}
+
+// Past half the lock TTL the lock may have expired: compare and set in one script.
+TEST_F(gateway_idempotency_redis, an_old_lock_is_completed_by_the_script) {
+    ASSERT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
+    ASSERT_EQ(gateway_redis_->command({"CONFIG", "RESETSTAT"}).str, "OK");
+    const auto long_ago = std::chrono::steady_clock::now() - options_.lock_ttl / 2 - 1s;
+
+    complete(client_, key_, body_a_, "by script", long_ago);
+
+    const auto stats = command_stats();
+    EXPECT_NE(stats.find("cmdstat_eval"), std::string::npos) << stats;
+    EXPECT_EQ(begin(client_, key_, body_a_).stored_body, "by script");
 }
 
 // The scripts travel by digest (EVALSHA); a server that lost its script cache (restart,
