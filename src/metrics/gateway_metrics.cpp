@@ -116,7 +116,14 @@ gateway_metrics::gateway_metrics()
                                      .Name("pulsestream_redis_subscription_errors_total")
                                      .Help("Failures of the Redis stream subscription")
                                      .Register(*registry_)
-                                     .Add({})) {}
+                                     .Add({})) {
+    for (const auto layer : {auth_layer::process, auth_layer::redis, auth_layer::database}) {
+        for (const bool hit : {false, true}) {
+            auth_lookup_series_[static_cast<std::size_t>(layer)][hit ? 1 : 0] = &auth_lookups_.Add(
+                {{"layer", std::string(layer_name(layer))}, {"result", hit ? "hit" : "miss"}});
+        }
+    }
+}
 
 void gateway_metrics::on_request_started() { http_active_.Increment(); }
 
@@ -172,8 +179,7 @@ void gateway_metrics::idempotency_replayed() { idempotency_replays_.Increment();
 void gateway_metrics::idempotency_conflict() { idempotency_conflicts_.Increment(); }
 
 void gateway_metrics::auth_lookup(auth_layer layer, bool hit) {
-    auth_lookups_.Add({{"layer", std::string(layer_name(layer))}, {"result", hit ? "hit" : "miss"}})
-        .Increment();
+    auth_lookup_series_[static_cast<std::size_t>(layer)][hit ? 1 : 0]->Increment();
 }
 
 void gateway_metrics::redis_failure() { redis_failures_.Increment(); }

@@ -11,6 +11,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <shared_mutex>
@@ -73,6 +74,8 @@ private:
     prometheus::Counter& idempotency_replays_;
     prometheus::Counter& idempotency_conflicts_;
     prometheus::Family<prometheus::Counter>& auth_lookups_;
+    /// Every (layer, hit/miss) series, added once: auth_lookup() runs on every request.
+    std::array<std::array<prometheus::Counter*, 2>, 3> auth_lookup_series_{};
     prometheus::Counter& redis_failures_;
     prometheus::Gauge& redis_breaker_open_;
     prometheus::Gauge& ws_connections_;
