@@ -43,8 +43,10 @@ redis::endpoint redis_endpoint_of(const std::string& url) {
     return *ep;
 }
 
-kafka::producer_config producer_config_of(const core::gateway_config& c) {
+kafka::producer_config producer_config_of(const core::gateway_config& c,
+                                           boost::asio::any_io_executor reports) {
     kafka::producer_config p;
+    p.report_executor = std::move(reports);
     p.brokers = c.shared.kafka_brokers;
     p.client_id = "pulsestream-gateway";
     // Every request waits for its ack, so linger is latency paid by each one, and a shorter one
@@ -79,7 +81,9 @@ struct app::impl {
           pool(config.threads),
           redis(pool, redis_endpoint_of(config.shared.redis_url)),
           database(config.shared.database_url, config.db_pool_size),
-          producer(producer_config_of(config)),
+          // Reports are served on the first io thread, woken by librdkafka: no poll thread in
+          // between, and the completions for that thread's own connections need no wake-up.
+          producer(producer_config_of(config, pool.context(0).get_executor())),
           auth(auth_options{.cache_ttl = seconds(config.auth_cache_ttl_s),
                             .negative_ttl = seconds(config.auth_negative_ttl_s),
                             .redis_deadline = milliseconds(config.redis_timeout_ms)},

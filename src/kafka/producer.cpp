@@ -109,6 +109,39 @@ rd_kafka_resp_err_t enqueue(rd_kafka_t* rk, const std::string& topic,
 
 }  // namespace
 
+// Lets a poll posted to the report executor find out whether the client still exists.
+struct producer::report_gate : std::enable_shared_from_this<report_gate> {
+    report_gate(rd_kafka_t* client, boost::asio::any_io_executor where)
+        : rk(client), executor(std::move(where)) {}
+
+    // librdkafka thread: reports arrived on an empty queue. One poll on its way is enough.
+    void schedule() {
+        if (scheduled.exchange(true, std::memory_order_acq_rel)) return;
+        boost::asio::post(executor, [self = shared_from_this()] { self->serve(); });
+    }
+
+    void serve() {
+        // Cleared first: a report enqueued from here on schedules the next poll.
+        scheduled.store(false, std::memory_order_release);
+        std::lock_guard lock(mutex);
+        if (rk != nullptr) rd_kafka_poll(rk, 0);
+    }
+
+    void close() {
+        std::lock_guard lock(mutex);
+        rk = nullptr;
+    }
+
+    std::mutex mutex;
+    rd_kafka_t* rk;  // guarded by mutex; null once the producer stopped
+    boost::asio::any_io_executor executor;
+    std::atomic<bool> scheduled{false};
+};
+
+void producer::on_reports_waiting(rd_kafka_t* /*rk*/, void* opaque) {
+    static_cast<report_gate*>(opaque)->schedule();
+}
+
 producer::producer(producer_config config) : config_(std::move(config)) {
     conf_ptr conf = make_conf(config_);
     rd_kafka_conf_set_opaque(conf.get(), this);
@@ -125,6 +158,12 @@ producer::producer(producer_config config) : config_(std::move(config)) {
         throw std::runtime_error(std::string("kafka producer: ") + err.data());
     }
     (void)conf.release();  // rd_kafka_new took it
+    if (config_.report_executor) {
+        main_queue_.reset(rd_kafka_queue_get_main(handle_.get()));
+        report_gate_ = std::make_shared<report_gate>(handle_.get(), *config_.report_executor);
+        rd_kafka_queue_cb_event_enable(main_queue_.get(), &producer::on_reports_waiting,
+                                       report_gate_.get());
+    }
     poller_ = std::thread([this] { poll_loop(); });
 }
 
@@ -133,8 +172,32 @@ producer::~producer() { stop(); }
 void producer::poll_loop() {
     // rd_kafka_yield() in stop(), or for a deadline earlier than the wait, cuts the wait short.
     while (!stop_polling_.load(std::memory_order_acquire)) {
-        rd_kafka_poll(handle_.get(), expire_deadlines());
+        const int wait_ms = expire_deadlines();
+        if (report_gate_) {
+            rd_kafka_poll(handle_.get(), 0);  // only what the report executor has not served
+            sleep_poller(wait_ms);
+        } else {
+            rd_kafka_poll(handle_.get(), wait_ms);
+        }
     }
+}
+
+void producer::sleep_poller(int timeout_ms) {
+    std::unique_lock lock(poller_mutex_);
+    poller_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return poller_woken_; });
+    poller_woken_ = false;
+}
+
+void producer::wake_poller() {
+    if (!report_gate_) {
+        rd_kafka_yield(handle_.get());  // cuts rd_kafka_poll's wait short
+        return;
+    }
+    {
+        std::lock_guard lock(poller_mutex_);
+        poller_woken_ = true;
+    }
+    poller_cv_.notify_one();
 }
 
 void producer::watch_deadline(std::chrono::steady_clock::time_point deadline,
@@ -149,7 +212,7 @@ void producer::watch_deadline(std::chrono::steady_clock::time_point deadline,
         deadlines_.insert(at, deadline_entry{deadline, std::move(req)});
     }
     if (deadline.time_since_epoch().count() < poll_wake_.load(std::memory_order_acquire)) {
-        rd_kafka_yield(handle_.get());  // the poll thread sleeps past this deadline
+        wake_poller();  // the poll thread sleeps past this deadline
     }
 }
 
@@ -307,8 +370,12 @@ void producer::stop(std::chrono::milliseconds flush_timeout) {
     }
     metadata_pool_.join();
     stop_polling_.store(true, std::memory_order_release);
-    rd_kafka_yield(rk);
+    wake_poller();
     poller_.join();
+    if (report_gate_) {
+        rd_kafka_queue_cb_event_enable(main_queue_.get(), nullptr, nullptr);
+        report_gate_->close();  // a poll still queued on the executor does nothing now
+    }
     rd_kafka_poll(rk, 0);  // reports that raced with the poller's exit
     {
         // Every request has completed by now; the entries only keep them alive.

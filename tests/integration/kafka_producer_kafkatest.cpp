@@ -26,6 +26,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/system/errc.hpp>
 
 #include <algorithm>
@@ -34,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -806,3 +809,76 @@ TEST(kafka_producer, terminal_cancellation_completes_at_once_and_the_late_report
 }
 
 }  // namespace
+
+// ------------------------------------------------ reports served on a report executor
+
+// An io_context run by a thread of its own while the test lasts.
+struct report_context {
+    asio::io_context context;
+    asio::executor_work_guard<asio::io_context::executor_type> work{context.get_executor()};
+    std::thread runner{[this] { context.run(); }};
+
+    ~report_context() {
+        work.reset();
+        runner.join();
+    }
+};
+
+TEST(kafka_producer, reports_are_served_on_the_report_executor_as_they_arrive) {
+    mock_cluster cluster(3);
+    const std::string topic = "metrics.raw";
+    cluster.create_topic(topic, partitions, 3);
+    report_context reports;
+    auto config = config_for(cluster);
+    config.report_executor = reports.context.get_executor();
+    kafka::producer producer(config);
+    warm_up(producer, topic);
+
+    // One record at a time, each waiting for its report. Left to the poll thread's 100 ms round
+    // they would take about 5 s; librdkafka wakes the executor as each report arrives.
+    const auto start = clock_type::now();
+    for (int i = 0; i < 100; ++i) {
+        auto delivered = producer.async_produce(topic, key_of(i), payload_of(i), asio::use_future);
+        ASSERT_EQ(delivered.wait_for(10s), std::future_status::ready) << i;
+        EXPECT_NO_THROW(delivered.get()) << i;
+    }
+    EXPECT_LT(clock_type::now() - start, 3s);
+    producer.stop();
+}
+
+// Client errors travel through the same queue as the reports. Which thread serves them is not
+// fixed (the poll thread's round may come first), only that they arrive.
+TEST(kafka_producer, client_errors_still_reach_on_error_with_a_report_executor) {
+    report_context reports;
+    kafka::producer_config config;
+    config.brokers = "127.0.0.1:1";  // nothing listens there
+    config.extra["log_level"] = "0";
+    std::atomic<int> errors{0};
+    config.on_error = [&](error_code, std::string_view) { ++errors; };
+    config.report_executor = reports.context.get_executor();
+    kafka::producer producer(config);
+    EXPECT_TRUE(wait_until([&] { return errors.load() > 0; }, 10s));
+    producer.stop(0ms);
+}
+
+TEST(kafka_producer, an_idle_report_executor_delays_no_report_and_its_queued_poll_is_harmless) {
+    mock_cluster cluster(3);
+    const std::string topic = "metrics.raw";
+    cluster.create_topic(topic, partitions, 3);
+    asio::io_context idle;  // never run while the producer lives
+    {
+        auto config = config_for(cluster);
+        config.report_executor = idle.get_executor();
+        kafka::producer producer(config);
+        // The poll thread serves what the executor does not.
+        for (int i = 0; i < 10; ++i) {
+            auto delivered =
+                producer.async_produce(topic, key_of(i), payload_of(i), asio::use_future);
+            ASSERT_EQ(delivered.wait_for(10s), std::future_status::ready) << i;
+            EXPECT_NO_THROW(delivered.get()) << i;
+        }
+        producer.stop();
+    }
+    // The poll queued while the producer lived runs after it is gone, and must not touch it.
+    EXPECT_EQ(idle.poll(), 1U);
+}

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -80,9 +81,14 @@ struct producer_config {
     /// to stderr.
     std::function<void(int level, std::string_view facility, std::string_view message)> on_log;
     /// Optional sink for client-level errors (`error_cb`: all brokers down, fatal idempotence
-    /// errors, ...). Called on the poll thread; must not block. These errors are informational:
-    /// the affected records still get their own reports.
+    /// errors, ...). Called on the poll thread (or on `report_executor`, when given); must not
+    /// block. These errors are informational: the affected records still get their own reports.
     std::function<void(boost::system::error_code ec, std::string_view reason)> on_error;
+    /// Optional: serve delivery reports (and `on_error`) on this executor, woken by librdkafka
+    /// when reports arrive, instead of on the poll thread. Saves a thread hop per report when
+    /// the handlers run on the same io_context. The poll thread still watches deadlines and
+    /// serves what is left every 100 ms, so reports arrive even while the executor is idle.
+    std::optional<boost::asio::any_io_executor> report_executor;
 };
 
 /// One librdkafka producer (`rd_kafka_t`) and the thread that serves its delivery reports.
@@ -266,6 +272,11 @@ private:
     // front; returns how long the next poll may block.
     int expire_deadlines();
 
+    struct report_gate;
+    static void on_reports_waiting(rd_kafka_t* rk, void* opaque);
+    void sleep_poller(int timeout_ms);
+    void wake_poller();
+
     static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
     static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
     static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
@@ -274,6 +285,10 @@ private:
     // client, the client outlives the threads that use it.
     producer_config config_;
     handle_ptr handle_;
+    // With config_.report_executor: the client's main queue (its reports) and what the posted
+    // polls share with stop(), which closes it before the client goes.
+    queue_ptr main_queue_;
+    std::shared_ptr<report_gate> report_gate_;
 
     // Shared by every produce (check + enqueue), unique once by stop(): after stop() has set
     // stopped_, no record can be enqueued, so the final purge and drain see every record.
@@ -296,6 +311,10 @@ private:
     std::atomic<std::chrono::steady_clock::rep> poll_wake_{0};
 
     std::atomic<bool> stop_polling_{false};
+    // The poll thread's sleep when reports are served elsewhere (it must not wait on the queue).
+    std::mutex poller_mutex_;
+    std::condition_variable poller_cv_;
+    bool poller_woken_ = false;  // guarded by poller_mutex_
     boost::asio::thread_pool metadata_pool_{1};
     std::thread poller_;
 };
