@@ -824,6 +824,15 @@ struct report_context {
     }
 };
 
+// Produces `count` records, each after the previous one's report.
+void produce_one_at_a_time(kafka::producer& producer, const std::string& topic, int count) {
+    for (int i = 0; i < count; ++i) {
+        auto delivered = producer.async_produce(topic, key_of(i), payload_of(i), asio::use_future);
+        ASSERT_EQ(delivered.wait_for(10s), std::future_status::ready) << i;
+        EXPECT_NO_THROW(delivered.get()) << i;
+    }
+}
+
 TEST(kafka_producer, reports_are_served_on_the_report_executor_as_they_arrive) {
     mock_cluster cluster(3);
     const std::string topic = "metrics.raw";
@@ -837,11 +846,7 @@ TEST(kafka_producer, reports_are_served_on_the_report_executor_as_they_arrive) {
     // One record at a time, each waiting for its report. Left to the poll thread's 100 ms round
     // they would take about 5 s; librdkafka wakes the executor as each report arrives.
     const auto start = clock_type::now();
-    for (int i = 0; i < 100; ++i) {
-        auto delivered = producer.async_produce(topic, key_of(i), payload_of(i), asio::use_future);
-        ASSERT_EQ(delivered.wait_for(10s), std::future_status::ready) << i;
-        EXPECT_NO_THROW(delivered.get()) << i;
-    }
+    produce_one_at_a_time(producer, topic, 100);
     EXPECT_LT(clock_type::now() - start, 3s);
     producer.stop();
 }
@@ -871,12 +876,7 @@ TEST(kafka_producer, an_idle_report_executor_delays_no_report_and_its_queued_pol
         config.report_executor = idle.get_executor();
         kafka::producer producer(config);
         // The poll thread serves what the executor does not.
-        for (int i = 0; i < 10; ++i) {
-            auto delivered =
-                producer.async_produce(topic, key_of(i), payload_of(i), asio::use_future);
-            ASSERT_EQ(delivered.wait_for(10s), std::future_status::ready) << i;
-            EXPECT_NO_THROW(delivered.get()) << i;
-        }
+        produce_one_at_a_time(producer, topic, 10);
         producer.stop();
     }
     // The poll queued while the producer lived runs after it is gone, and must not touch it.
