@@ -170,7 +170,7 @@ producer::producer(producer_config config) : config_(std::move(config)) {
 producer::~producer() { stop(); }
 
 void producer::poll_loop() {
-    // rd_kafka_yield() in stop(), or for a deadline earlier than the wait, cuts the wait short.
+    // wake_poller() in stop(), or for a deadline earlier than the wait, cuts the wait short.
     while (!stop_polling_.load(std::memory_order_acquire)) {
         const int wait_ms = expire_deadlines();
         if (report_gate_) {

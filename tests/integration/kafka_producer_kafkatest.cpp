@@ -866,7 +866,7 @@ TEST(kafka_producer, client_errors_still_reach_on_error_with_a_report_executor) 
     producer.stop(0ms);
 }
 
-TEST(kafka_producer, an_idle_report_executor_delays_no_report_and_its_queued_poll_is_harmless) {
+TEST(kafka_producer, reports_arrive_while_the_report_executor_is_idle_and_its_queued_poll_is_harmless) {
     mock_cluster cluster(3);
     const std::string topic = "metrics.raw";
     cluster.create_topic(topic, partitions, 3);

@@ -91,7 +91,8 @@ struct producer_config {
     std::optional<boost::asio::any_io_executor> report_executor;
 };
 
-/// One librdkafka producer (`rd_kafka_t`) and the thread that serves its delivery reports.
+/// One librdkafka producer (`rd_kafka_t`) and the thread that serves its delivery reports
+/// (or watches only their deadlines, when `report_executor` serves them).
 ///
 /// Produce: `async_produce` enqueues one record and returns at once; the completion handler,
 /// signature `void(boost::system::error_code, delivery)`, runs later on the handler's
