@@ -73,6 +73,13 @@ kafka::producer_config config_for(const mock_cluster& cluster) {
     return config;
 }
 
+// `metrics.raw` with the tests' partitions and a replica on every broker; returns its name.
+std::string create_raw_topic(mock_cluster& cluster) {
+    const std::string topic = "metrics.raw";
+    cluster.create_topic(topic, partitions, cluster.broker_count());
+    return topic;
+}
+
 std::string key_of(int i) { return "device-" + std::to_string(i % 500); }
 std::string payload_of(int i) { return R"({"seq":)" + std::to_string(i) + "}"; }
 
@@ -283,8 +290,7 @@ TEST(kafka_producer, rejects_bad_configuration_listing_every_problem) {
 
 TEST(kafka_producer, concurrent_produces_complete_on_the_callers_strand_and_read_back) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
 
     constexpr int total = 5000;
     constexpr int coroutines = 25;
@@ -407,8 +413,7 @@ TEST(kafka_producer, headers_null_keys_and_binary_values_round_trip) {
 
 TEST(kafka_producer, batch_completes_once_with_every_delivery_in_input_order) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
     io_threads io(2);
     kafka::producer producer(config_for(cluster));
     strand_type strand = io.make_strand();
@@ -462,8 +467,7 @@ TEST(kafka_producer, batch_completes_once_with_every_delivery_in_input_order) {
 
 TEST(kafka_producer, a_batch_with_a_deadline_times_out_once_and_its_late_reports_are_harmless) {
     mock_cluster cluster(1);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 1);
+    const std::string topic = create_raw_topic(cluster);
     io_threads io(2);
     kafka::producer producer(config_for(cluster));
     warm_up(producer, topic);
@@ -519,8 +523,7 @@ TEST(kafka_producer, a_batch_with_a_deadline_times_out_once_and_its_late_reports
 
 TEST(kafka_producer, all_brokers_down_fails_every_record_after_message_timeout) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
     io_threads io(2);
     auto config = config_for(cluster);
     config.message_timeout_ms = 2000;
@@ -572,7 +575,7 @@ TEST(kafka_producer, all_brokers_down_fails_every_record_after_message_timeout) 
 
 TEST(kafka_producer, metadata_reachability_follows_the_brokers_without_blocking_io_threads) {
     mock_cluster cluster(1);
-    cluster.create_topic("metrics.raw", partitions, 1);
+    create_raw_topic(cluster);
     io_threads io(1);
     kafka::producer producer(config_for(cluster));
     strand_type strand = io.make_strand();
@@ -622,7 +625,7 @@ TEST(kafka_producer, metadata_reachability_follows_the_brokers_without_blocking_
 
 TEST(kafka_producer, full_queue_fails_at_once_with_a_retryable_error) {
     mock_cluster cluster(1);
-    cluster.create_topic("metrics.raw", partitions, 1);
+    create_raw_topic(cluster);
     cluster.broker_down(mock_cluster::all_brokers);
     io_threads io(2);
     auto config = config_for(cluster);
@@ -676,8 +679,7 @@ TEST(kafka_producer, full_queue_fails_at_once_with_a_retryable_error) {
 
 TEST(kafka_producer, stop_completes_every_in_flight_handler_and_joins) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
     constexpr int n = 400;
     outcomes results(n);
     std::atomic<int> batch_calls{0};
@@ -758,8 +760,7 @@ asio::awaitable<void> produce_or_time_out(kafka::producer& producer, std::string
 
 TEST(kafka_producer, terminal_cancellation_completes_at_once_and_the_late_report_is_harmless) {
     mock_cluster cluster(1);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 1);
+    const std::string topic = create_raw_topic(cluster);
     io_threads io(2);
     kafka::producer producer(config_for(cluster));
     warm_up(producer, topic);
@@ -835,8 +836,7 @@ void produce_one_at_a_time(kafka::producer& producer, const std::string& topic, 
 
 TEST(kafka_producer, reports_are_served_on_the_report_executor_as_they_arrive) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
     report_context reports;
     auto config = config_for(cluster);
     config.report_executor = reports.context.get_executor();
@@ -868,8 +868,7 @@ TEST(kafka_producer, client_errors_still_reach_on_error_with_a_report_executor) 
 
 TEST(kafka_producer, reports_arrive_while_the_report_executor_is_idle_and_its_queued_poll_is_harmless) {
     mock_cluster cluster(3);
-    const std::string topic = "metrics.raw";
-    cluster.create_topic(topic, partitions, 3);
+    const std::string topic = create_raw_topic(cluster);
     asio::io_context idle;  // never run while the producer lives
     {
         auto config = config_for(cluster);
