@@ -16,8 +16,11 @@ constexpr int max_extra_reads = 32;
 asio_adapter* self_of(void* p) { return static_cast<asio_adapter*>(p); }
 }  // namespace
 
-asio_adapter::asio_adapter(strand_type strand, std::function<void()> on_cleanup)
-    : fd_(std::move(strand)), on_cleanup_(std::move(on_cleanup)) {}
+asio_adapter::asio_adapter(strand_type strand, std::function<void()> on_cleanup,
+                           read_round_hooks read_round)
+    : fd_(std::move(strand)),
+      on_cleanup_(std::move(on_cleanup)),
+      read_round_(std::move(read_round)) {}
 
 asio_adapter::~asio_adapter() {
     // The owning link frees its context first; should it not, stop watching the fd (hiredis
@@ -114,6 +117,9 @@ void asio_adapter::on_readable(std::uint64_t generation, const boost::system::er
     if (ec == boost::asio::error::operation_aborted || !want_read_) {
         return;
     }
+    if (read_round_.begin) {
+        read_round_.begin();
+    }
     // Any other wait error is left for hiredis' own read to detect and report.
     redisAsyncHandleRead(ac_);  // may tear the context down (generation changes)
     for (int i = 0; i < max_extra_reads && generation == generation_ && want_read_; ++i) {
@@ -127,6 +133,9 @@ void asio_adapter::on_readable(std::uint64_t generation, const boost::system::er
     }
     if (generation == generation_ && want_read_ && !read_armed_) {
         arm_read();
+    }
+    if (read_round_.end) {
+        read_round_.end();  // last: it may run the owner's handlers, which may close the link
     }
 }
 

@@ -18,6 +18,14 @@ namespace pulsestream::redis::detail {
 
 using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
 
+/// Run on the strand around each round of reads (one readable event: every read it makes and
+/// every reply callback hiredis runs for them). `end` runs after hiredis has returned, so the
+/// owner may run work there that must not run inside hiredis. Either may be empty.
+struct read_round_hooks {
+    std::function<void()> begin;
+    std::function<void()> end;
+};
+
 /// Installs hiredis' addRead/delRead/addWrite/delWrite/cleanup hooks on a context and turns them
 /// into `async_wait`s on a stream_descriptor over the context's fd. Every hook and every
 /// completion runs on `strand`; handlers hold `owner` weakly and do nothing once it is gone.
@@ -25,7 +33,8 @@ using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
 /// released (hiredis closes it) and `on_cleanup` runs, still inside hiredis.
 class asio_adapter {
 public:
-    asio_adapter(strand_type strand, std::function<void()> on_cleanup);
+    asio_adapter(strand_type strand, std::function<void()> on_cleanup,
+                 read_round_hooks read_round = {});
     asio_adapter(const asio_adapter&) = delete;
     asio_adapter& operator=(const asio_adapter&) = delete;
     ~asio_adapter();
@@ -49,6 +58,7 @@ private:
 
     boost::asio::posix::basic_stream_descriptor<strand_type> fd_;
     std::function<void()> on_cleanup_;
+    read_round_hooks read_round_;
     std::weak_ptr<void> owner_;
     redisAsyncContext* ac_ = nullptr;
     std::uint64_t generation_ = 0;  // bumped per context, so stale completions are ignored

@@ -84,8 +84,11 @@ connection::connection(private_tag, boost::asio::io_context::executor_type execu
       sweep_timer_(strand_) {
     link_ = std::make_unique<detail::link>(
         strand_, std::move(ep), options.link,
-        detail::link::callbacks{.on_ready = [this](redisAsyncContext*) { timeouts_in_row_ = 0; },
-                                .on_lost = {}});
+        detail::link::callbacks{
+            .on_ready = [this](redisAsyncContext*) { timeouts_in_row_ = 0; },
+            .on_lost = {},
+            .read_round = {.begin = [this] { in_read_round_ = true; },
+                           .end = [this] { deliver_read_round(); }}});
 }
 
 connection::~connection() {
@@ -242,8 +245,35 @@ void connection::on_timeout(command_op& op) {
 void connection::complete(command_op& op, boost::system::error_code ec, reply r) {
     op.done = true;
     record(ec);
-    post_completion(strand_, std::move(*op.work), std::move(op.handler), ec, std::move(r));
+    if (in_read_round_) {
+        read_round_done_.push_back(
+            {std::move(*op.work), std::move(op.handler), ec, std::move(r)});
+    } else {
+        post_completion(strand_, std::move(*op.work), std::move(op.handler), ec, std::move(r));
+    }
     op.work.reset();
+}
+
+// Replies are the hot path: a round of reads often completes several commands, and posting
+// each completion would cost one more trip through the scheduler per command. After hiredis has
+// returned they run through their own executors instead: inline when that executor is running
+// on this thread (a coroutine on this io_context, or this strand), queued to it otherwise. So a
+// completion still never runs inside hiredis, nor on a thread its executor does not allow.
+void connection::deliver_read_round() {
+    in_read_round_ = false;
+    if (read_round_done_.empty()) {
+        return;
+    }
+    // The handlers may send commands (completed in a later round) or close this connection;
+    // the caller (the read handler) keeps it alive until it returns.
+    std::swap(read_round_done_, delivering_);
+    for (auto& done : delivering_) {
+        done.executor.execute([handler = std::move(done.handler), ec = done.ec,
+                               result = std::move(done.result)]() mutable {
+            std::move(handler)(ec, std::move(result));
+        });
+    }
+    delivering_.clear();
 }
 
 void connection::record(const boost::system::error_code& ec) {

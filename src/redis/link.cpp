@@ -18,7 +18,7 @@ link::link(strand_type strand, endpoint ep, link_options options, callbacks cbs)
       endpoint_(std::move(ep)),
       options_(options),
       callbacks_(std::move(cbs)),
-      adapter_(strand, [this] { on_cleanup(); }),
+      adapter_(strand, [this] { on_cleanup(); }, callbacks_.read_round),
       resolver_(strand),
       connect_timer_(strand),
       reconnect_timer_(strand),

@@ -39,6 +39,7 @@ public:
     struct callbacks {
         std::function<void(redisAsyncContext*)> on_ready;
         std::function<void()> on_lost;
+        read_round_hooks read_round;  // around each round of reads (asio_adapter.hpp)
     };
 
     link(strand_type strand, endpoint ep, link_options options, callbacks cbs);

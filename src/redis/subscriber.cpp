@@ -35,7 +35,8 @@ subscriber::subscriber(private_tag, boost::asio::io_context::executor_type execu
     link_ = std::make_unique<detail::link>(
         strand_, std::move(ep), options,
         detail::link::callbacks{.on_ready = [this](redisAsyncContext* ac) { on_ready(ac); },
-                                .on_lost = {}});
+                                .on_lost = {},
+                                .read_round = {}});
 }
 
 subscriber::~subscriber() {

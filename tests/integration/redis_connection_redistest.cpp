@@ -17,6 +17,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -413,6 +414,85 @@ TEST_F(redis_connection_redis, completion_runs_on_the_handlers_executor_never_in
     auto f3 = inside_initiator.get_future();
     ASSERT_EQ(f3.wait_for(5s), std::future_status::ready);
     EXPECT_FALSE(f3.get());
+}
+
+// Replies parsed in one read are completed after hiredis returns, through each handler's
+// executor: here the connection's strand (no associated executor), so they run inline at the
+// end of the read. Order, exactly-once and commands sent from a completion must survive that.
+TEST_F(redis_connection_redis, replies_read_together_complete_once_each_in_order_and_may_send_more) {
+    auto c = connect();
+    constexpr int total = 200;
+    std::mutex mutex;
+    std::vector<long long> seen;
+    std::atomic<int> follow_ups_ok{0};
+    std::atomic<int> failures{0};
+    std::atomic<int> follow_up_failures{0};
+    asio::post(c->get_executor(), [&] {
+        for (int i = 0; i < total; ++i) {
+            c->async_command({"INCR", "pipelined:n"}, 5s,
+                             [&, i](boost::system::error_code ec, redis::reply r) {
+                                 if (ec || r.type != kind::integer) {
+                                     ++failures;
+                                     return;
+                                 }
+                                 {
+                                     const std::lock_guard lock(mutex);
+                                     seen.push_back(r.integer);
+                                 }
+                                 if (i % 2 == 0) {
+                                     c->async_command({"GET", "pipelined:n"}, 5s,
+                                                      [&](boost::system::error_code e,
+                                                          redis::reply got) {
+                                                          ++(!e && got.type == kind::string
+                                                                 ? follow_ups_ok
+                                                                 : follow_up_failures);
+                                                      });
+                                 }
+                             });
+        }
+    });
+    const auto incr_completions = [&] {
+        const std::lock_guard lock(mutex);
+        return static_cast<int>(seen.size()) + failures;
+    };
+    ASSERT_TRUE(wait_until([&] { return incr_completions() >= total; }, 10s))
+        << incr_completions() << " of " << total;
+    ASSERT_TRUE(wait_until([&] { return follow_ups_ok + follow_up_failures >= total / 2; }, 10s))
+        << follow_ups_ok << " follow-ups";
+    EXPECT_EQ(follow_up_failures, 0);
+    EXPECT_EQ(failures, 0);
+    const std::lock_guard lock(mutex);
+    ASSERT_EQ(seen.size(), static_cast<std::size_t>(total));
+    for (int i = 0; i < total; ++i) {
+        ASSERT_EQ(seen[i], i + 1) << "completion " << i << " out of order";
+    }
+}
+
+// A completion delivered at the end of a read may drop the last owner of the connection: the
+// read keeps it alive until it returns, and every other command still completes exactly once.
+TEST_F(redis_connection_redis, a_completion_may_release_the_last_owner) {
+    auto owner = std::make_shared<std::shared_ptr<redis::connection>>(connect());
+    auto& c = **owner;
+    constexpr int total = 20;
+    std::atomic<int> completions{0};
+    std::atomic<int> unexpected{0};
+    asio::post(c.get_executor(), [&, owner] {
+        for (int i = 0; i < total; ++i) {
+            c.async_command({"PING"}, 5s, [&, i, owner](boost::system::error_code ec, redis::reply) {
+                if (ec && ec != asio::error::operation_aborted) {
+                    ++unexpected;
+                }
+                if (i == 0) {
+                    owner->reset();  // the test's last reference: freed once the read returns
+                }
+                ++completions;
+            });
+        }
+    });
+    owner.reset();
+    ASSERT_TRUE(wait_until([&] { return completions >= total; }, 10s)) << completions;
+    EXPECT_EQ(unexpected, 0);
+    EXPECT_FALSE(wait_until([&] { return completions > total; }, 200ms)) << "a completion ran twice";
 }
 
 TEST_F(redis_connection_redis, works_from_cpp20_coroutines) {

@@ -4,6 +4,7 @@
 /// An asynchronous Redis command connection: hiredis' async API driven by Boost.Asio, with a
 /// deadline on every command, automatic reconnects and a circuit breaker.
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
@@ -71,8 +72,11 @@ struct connection_options {
 ///  - `error::protocol` for an empty argument list;
 ///  - `operation_aborted` when the connection is closed or destroyed.
 ///
-/// The completion is always posted (never invoked inside async_command or inside hiredis) and
-/// runs on the handler's associated executor, by default this connection's strand. Works with
+/// The completion never runs inside async_command or inside hiredis, and runs on the handler's
+/// associated executor, by default this connection's strand. Failures are posted; a reply runs
+/// through that executor right after the read that brought it (inline when the executor is
+/// running on the reading thread, e.g. a coroutine on the same single-threaded io_context,
+/// saving a trip through the scheduler per command). Works with
 /// any completion token: callbacks, `boost::asio::use_awaitable`,
 /// `boost::asio::as_tuple(boost::asio::use_awaitable)`, `use_future`. In coroutines build the
 /// arguments with `redis::command(...)` (command.hpp): g++ 12 rejects a braced list of strings
@@ -162,6 +166,7 @@ private:
     void on_reply(command_op& op, const void* reply);
     void on_timeout(command_op& op);
     void complete(command_op& op, boost::system::error_code ec, reply r);
+    void deliver_read_round();
     void record(const boost::system::error_code& ec);
 
     executor_type strand_;
@@ -176,6 +181,17 @@ private:
     // One timer for every deadline: armed at the earliest deadline of the commands in flight.
     timer_type sweep_timer_;
     std::optional<std::chrono::steady_clock::time_point> sweep_at_;  // strand only
+
+    // A command completed while hiredis is parsing a round of reads; run after it returns.
+    struct completed_command {
+        boost::asio::any_completion_executor executor;  // the handler's, tracking work
+        handler_type handler;
+        boost::system::error_code ec;
+        reply result;
+    };
+    bool in_read_round_ = false;                       // strand only
+    std::vector<completed_command> read_round_done_;  // strand only
+    std::vector<completed_command> delivering_;       // strand only; keeps its capacity
 };
 
 }  // namespace pulsestream::redis
