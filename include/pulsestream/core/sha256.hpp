@@ -1,7 +1,8 @@
 #pragma once
 
 /// @file
-/// SHA-256 (FIPS 180-4), self-contained so the core needs no OpenSSL. Used for API-key hashes
+/// SHA-256 (FIPS 180-4), self-contained so the core needs no OpenSSL (the block function uses
+/// the CPU's SHA instructions where it has them: sha256_blocks.hpp). Used for API-key hashes
 /// (the `clients.api_key_hash` column and the `auth:{sha256}` cache keys) and for the request
 /// body fingerprint of the idempotency layer.
 
@@ -10,6 +11,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "pulsestream/core/sha256_blocks.hpp"
 
 namespace pulsestream::core {
 
@@ -24,9 +27,7 @@ public:
     [[nodiscard]] sha256_digest finish() noexcept;
 
 private:
-    void compress(const std::uint8_t* block) noexcept;
-
-    std::array<std::uint32_t, 8> state_;
+    sha256_state state_;
     std::array<std::uint8_t, 64> buffer_{};
     std::uint64_t length_ = 0;  // bytes hashed so far
 };
