@@ -1,8 +1,11 @@
 #include "pulsestream/kafka/producer.hpp"
 
+#include "report_round.hpp"
 #include "request.hpp"
 
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 
 #include <algorithm>
 #include <array>
@@ -123,8 +126,12 @@ struct producer::report_gate : std::enable_shared_from_this<report_gate> {
     void serve() {
         // Cleared first: a report enqueued from here on schedules the next poll.
         scheduled.store(false, std::memory_order_release);
-        std::lock_guard lock(mutex);
-        if (rk != nullptr) rd_kafka_poll(rk, 0);
+        detail::report_round round(boost::asio::query(executor, boost::asio::execution::context));
+        {
+            std::lock_guard lock(mutex);
+            if (rk != nullptr) rd_kafka_poll(rk, 0);
+        }
+        round.finish();  // outside the lock: the completions may produce, or stop the producer
     }
 
     void close() {

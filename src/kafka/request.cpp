@@ -1,5 +1,7 @@
 #include "request.hpp"
 
+#include "report_round.hpp"
+
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -61,15 +63,16 @@ void request::complete_locked(const boost::system::error_code& ec) {
         return;
     }
     completed_.store(true, std::memory_order_release);
-    // Posting (never dispatching) keeps the handler off librdkafka's threads and out of the
-    // initiating call; the posted function holds the work until it has run, so ours can go.
-    // Posting only queues the function, so doing it under the mutex cannot deadlock.
+    // Posted, or collected by the report round open on this thread (report_round.hpp): either
+    // keeps the handler off librdkafka's threads and out of the initiating call; the function
+    // holds the work until it has run, so ours can go. Both only queue the function, so doing
+    // it under the mutex cannot deadlock.
     post_completion(std::move(work_), ec);
 }
 
 void single_request::post_completion(boost::asio::any_io_executor work,
                                      const boost::system::error_code& ec) {
-    boost::asio::post(work, [handler = std::move(handler_), ec, where = result_]() mutable {
+    deliver(std::move(work), [handler = std::move(handler_), ec, where = result_]() mutable {
         std::move(handler)(ec, where);
     });
 }
@@ -78,8 +81,8 @@ void single_request::store(std::size_t /*index*/, const delivery& where) { resul
 
 void batch_request::post_completion(boost::asio::any_io_executor work,
                                     const boost::system::error_code& ec) {
-    boost::asio::post(work, [handler = std::move(handler_), ec,
-                             results = std::move(results_)]() mutable {
+    deliver(std::move(work), [handler = std::move(handler_), ec,
+                              results = std::move(results_)]() mutable {
         std::move(handler)(ec, std::move(results));
     });
 }

@@ -866,6 +866,68 @@ TEST(kafka_producer, client_errors_still_reach_on_error_with_a_report_executor) 
     producer.stop(0ms);
 }
 
+// Produces `count` records in turn from a coroutine; returns how many completions resumed it
+// on the thread running `home`.
+asio::awaitable<int> produce_in_turn(kafka::producer& producer, std::string topic, int count,
+                                     asio::io_context& home) {
+    int on_home_thread = 0;
+    for (int i = 0; i < count; ++i) {
+        co_await producer.async_produce(topic, key_of(i), payload_of(i), asio::use_awaitable);
+        if (home.get_executor().running_in_this_thread()) ++on_home_thread;
+    }
+    co_return on_home_thread;
+}
+
+// Runs produce_in_turn on `home` (run by a thread of its own) and waits for its count.
+int run_in_turn(kafka::producer& producer, const std::string& topic, int count,
+                asio::io_context& home) {
+    auto done = asio::co_spawn(home, produce_in_turn(producer, topic, count, home),
+                               asio::use_future);
+    if (done.wait_for(30s) != std::future_status::ready) return -1;
+    return done.get();
+}
+
+// An io_context run by a thread of its own that counts the handlers it has run.
+struct counting_context {
+    asio::io_context context;
+    asio::executor_work_guard<asio::io_context::executor_type> work{context.get_executor()};
+    std::atomic<std::size_t> handlers{0};
+    std::thread runner{[this] {
+        while (context.run_one() != 0) ++handlers;
+    }};
+
+    ~counting_context() {
+        work.reset();
+        runner.join();
+    }
+};
+
+// The reports of one poll on the report executor complete their requests after the poll: a
+// coroutine of the report executor's own io_context is resumed right there, one of another
+// io_context through that context's queue, each on its own thread.
+TEST(kafka_producer, a_report_poll_resumes_its_own_contexts_requests_without_another_handler) {
+    mock_cluster cluster(3);
+    const std::string topic = create_raw_topic(cluster);
+    counting_context own;
+    counting_context other;
+    auto config = config_for(cluster);
+    config.report_executor = own.context.get_executor();
+    kafka::producer producer(config);
+    warm_up(producer, topic);
+    constexpr int count = 200;
+
+    EXPECT_EQ(run_in_turn(producer, topic, count, other.context), count);
+
+    // One record at a time from `own`: each report costs one handler there (the poll that
+    // serves it and resumes the coroutine), not two (the poll, then the posted completion).
+    // The poll thread's round may serve a report now and then; that costs one handler too.
+    const std::size_t before = own.handlers;
+    EXPECT_EQ(run_in_turn(producer, topic, count, own.context), count);
+    const std::size_t used = own.handlers - before;
+    EXPECT_LT(used, count * 3 / 2) << used << " handlers for " << count << " records";
+    producer.stop();
+}
+
 TEST(kafka_producer, reports_arrive_while_the_report_executor_is_idle_and_its_queued_poll_is_harmless) {
     mock_cluster cluster(3);
     const std::string topic = create_raw_topic(cluster);
