@@ -128,12 +128,31 @@ void connection::start_command(formatted_command command,
     }
     auto op = std::make_shared<command_op>(std::move(handler), strand_, deadline);
     op->owner = this;
-    boost::asio::post(strand_, [self = shared_from_this(), op = std::move(op),
-                                command = std::move(command)]() mutable {
-        const auto at = op->deadline;
-        self->send(std::move(op), command);
-        self->watch(at);
-    });
+    bool first = false;
+    {
+        const std::lock_guard lock(outbox_mutex_);
+        first = outbox_.empty();
+        outbox_.push_back({std::move(op), std::move(command)});
+    }
+    // Commands issued while a send is already on its way (e.g. by the coroutines resumed by one
+    // read) ride along with it: one trip to the strand for all of them, in issue order.
+    if (first) {
+        boost::asio::post(strand_, [self = shared_from_this()] { self->send_outbox(); });
+    }
+}
+
+void connection::send_outbox() {
+    {
+        const std::lock_guard lock(outbox_mutex_);
+        std::swap(outbox_, sending_);
+    }
+    std::optional<std::chrono::steady_clock::time_point> earliest;
+    for (auto& [op, command] : sending_) {
+        if (!earliest || op->deadline < *earliest) earliest = op->deadline;
+        send(std::move(op), command);
+    }
+    sending_.clear();
+    if (earliest) watch(*earliest);
 }
 
 void connection::send(std::shared_ptr<command_op> op, const formatted_command& command) {

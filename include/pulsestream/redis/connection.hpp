@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -159,6 +160,7 @@ private:
 
     void start_command(formatted_command command, std::chrono::steady_clock::time_point deadline,
                        handler_type handler);
+    void send_outbox();
     void send(std::shared_ptr<command_op> op, const formatted_command& command);
     std::shared_ptr<command_op> take_in_flight(const command_op* op);
     void watch(std::chrono::steady_clock::time_point deadline);
@@ -189,6 +191,15 @@ private:
         boost::system::error_code ec;
         reply result;
     };
+    // Commands waiting for the strand, in issue order; the first one posts send_outbox().
+    struct outgoing_command {
+        std::shared_ptr<command_op> op;
+        formatted_command command;
+    };
+    std::mutex outbox_mutex_;
+    std::vector<outgoing_command> outbox_;   // guarded by outbox_mutex_
+    std::vector<outgoing_command> sending_;  // strand only; keeps its capacity
+
     bool in_read_round_ = false;                       // strand only
     std::vector<completed_command> read_round_done_;  // strand only
     std::vector<completed_command> delivering_;       // strand only; keeps its capacity
