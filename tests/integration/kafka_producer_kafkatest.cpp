@@ -813,11 +813,14 @@ TEST(kafka_producer, terminal_cancellation_completes_at_once_and_the_late_report
 
 // ------------------------------------------------ reports served on a report executor
 
-// An io_context run by a thread of its own while the test lasts.
+// An io_context run by a thread of its own while the test lasts, counting the handlers it ran.
 struct report_context {
     asio::io_context context;
     asio::executor_work_guard<asio::io_context::executor_type> work{context.get_executor()};
-    std::thread runner{[this] { context.run(); }};
+    std::atomic<std::size_t> handlers{0};
+    std::thread runner{[this] {
+        while (context.run_one() != 0) ++handlers;
+    }};
 
     ~report_context() {
         work.reset();
@@ -887,29 +890,14 @@ int run_in_turn(kafka::producer& producer, const std::string& topic, int count,
     return done.get();
 }
 
-// An io_context run by a thread of its own that counts the handlers it has run.
-struct counting_context {
-    asio::io_context context;
-    asio::executor_work_guard<asio::io_context::executor_type> work{context.get_executor()};
-    std::atomic<std::size_t> handlers{0};
-    std::thread runner{[this] {
-        while (context.run_one() != 0) ++handlers;
-    }};
-
-    ~counting_context() {
-        work.reset();
-        runner.join();
-    }
-};
-
 // The reports of one poll on the report executor complete their requests after the poll: a
 // coroutine of the report executor's own io_context is resumed right there, one of another
 // io_context through that context's queue, each on its own thread.
 TEST(kafka_producer, a_report_poll_resumes_its_own_contexts_requests_without_another_handler) {
     mock_cluster cluster(3);
     const std::string topic = create_raw_topic(cluster);
-    counting_context own;
-    counting_context other;
+    report_context own;
+    report_context other;
     auto config = config_for(cluster);
     config.report_executor = own.context.get_executor();
     kafka::producer producer(config);
