@@ -6,13 +6,24 @@
 # each under wrk with fresh Idempotency-Keys and deviceIds, against private PostgreSQL and
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine. Each run prints wrk's
 # RESULT line, then the CPU time each process used per request.
-# Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]   (env: BENCH_BIN)
+# Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
+#        (env: BENCH_BIN, SLICES)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
+# SLICES=n (default 1): the trivial server and the single-event gateway take turns n times,
+#   seconds/n each, so a machine whose speed drifts during the run weighs on both alike; a SHARE
+#   line then gives each one's rate over all its slices and the gateway's share of the trivial
+#   server's. Batches still run once for the full seconds.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 seconds=${1:-20}
 connections=${2:-64}
 batch=${3:-100}
+slices=${SLICES:-1}
+slice_seconds=$((seconds / slices))
+if [ "$slice_seconds" -lt 1 ]; then
+    echo "bench: SLICES=$slices leaves less than 1 s per slice of a ${seconds} s run" >&2
+    exit 2
+fi
 
 if ! command -v wrk >/dev/null || [ ! -x /usr/bin/time ]; then
     sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_=sudo
@@ -36,16 +47,19 @@ start_gateway "$gateway_port"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 redis_pid=$(cat "$state/redis/redis.pid")
 
-run() {  # name port server_pid batch
-    local name=$1 port=$2 server=$3 n=$4
-    BATCH=$n wrk -t1 -c"$connections" -d3s -s "$root/tools/bench/gateway/ingest.lua" \
-        "http://127.0.0.1:$port" >/dev/null  # warm-up: connections, producer, caches
+run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
+    local name=$1 port=$2 server=$3 n=$4 duration=$5 warm=$6
+    if [ "$warm" = 1 ]; then
+        BATCH=$n wrk -t1 -c"$connections" -d3s -s "$root/tools/bench/gateway/ingest.lua" \
+            "http://127.0.0.1:$port" >/dev/null  # warm-up: connections, producer, caches
+    fi
     local out s0 r0 d0 s1 r1 d1
     s0=$(cpu_ticks "$server"); r0=$(cpu_ticks "$redis_pid"); d0=$(cpu_ticks "$devbroker_pid")
     out=$({ /usr/bin/time -f "WRK_CPU_S %U %S" env BATCH="$n" wrk -t1 -c"$connections" \
-        -d"${seconds}s" -s "$root/tools/bench/gateway/ingest.lua" "http://127.0.0.1:$port"; } 2>&1)
+        -d"${duration}s" -s "$root/tools/bench/gateway/ingest.lua" "http://127.0.0.1:$port"; } 2>&1)
     s1=$(cpu_ticks "$server"); r1=$(cpu_ticks "$redis_pid"); d1=$(cpu_ticks "$devbroker_pid")
-    echo "$name $(grep '^RESULT' <<<"$out")"
+    last_result=$(grep '^RESULT' <<<"$out")
+    echo "$name $last_result"
     # CPU per request of each process over the measured run: what a core buys.
     awk -v tick="$(getconf CLK_TCK)" -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v d=$((d1 - d0)) \
         -v req="$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")" \
@@ -53,9 +67,38 @@ run() {  # name port server_pid batch
         'BEGIN { us = 1e6 / req / tick; printf "  cpu_us_per_request server=%.1f redis=%.1f devbroker=%.1f wrk=%.1f\n", s * us, r * us, d * us, wrk * tick * us }'
 }
 
+# Requests and measured seconds (requests / rate) of every slice, per case, for the SHARE line.
+declare -A total_requests=() total_seconds=()
+add_to_totals() {  # case
+    local requests rate
+    requests=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$last_result")
+    rate=$(sed -n 's/.* rps=\([0-9]*\) .*/\1/p' <<<"$last_result")
+    total_requests[$1]=$((${total_requests[$1]:-0} + requests))
+    total_seconds[$1]=$(awk -v sum="${total_seconds[$1]:-0}" -v n="$requests" -v r="$rate" \
+        'BEGIN { print sum + (r > 0 ? n / r : 0) }')
+}
+
 machine_line
-echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
-run trivial "$trivial_port" "$trivial_pid" 0
-run gateway-single "$gateway_port" "$gateway_pid" 0
-run "gateway-batch-$batch" "$gateway_port" "$gateway_pid" "$batch"
+if [ "$slices" -eq 1 ]; then
+    echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
+    run trivial "$trivial_port" "$trivial_pid" 0 "$seconds" 1
+    run gateway-single "$gateway_port" "$gateway_pid" 0 "$seconds" 1
+else
+    echo "# wrk -t1 -c$connections, gateway and trivial server with $(nproc) threads;" \
+        "trivial and single events take turns, $slices slices of ${slice_seconds}s each"
+    for slice in $(seq 1 "$slices"); do
+        warm=0
+        [ "$slice" -eq 1 ] && warm=1
+        run "trivial#$slice" "$trivial_port" "$trivial_pid" 0 "$slice_seconds" "$warm"
+        add_to_totals trivial
+        run "gateway-single#$slice" "$gateway_port" "$gateway_pid" 0 "$slice_seconds" "$warm"
+        add_to_totals gateway-single
+    done
+    awk -v tn="${total_requests[trivial]}" -v ts="${total_seconds[trivial]}" \
+        -v gn="${total_requests[gateway-single]}" -v gs="${total_seconds[gateway-single]}" \
+        'BEGIN { t = (ts > 0) ? tn / ts : 0; g = (gs > 0) ? gn / gs : 0
+                 share = (t > 0) ? 100 * g / t : 0
+                 printf "SHARE trivial_rps=%.0f gateway_single_rps=%.0f share_pct=%.1f\n", t, g, share }'
+fi
+run "gateway-batch-$batch" "$gateway_port" "$gateway_pid" "$batch" "$seconds" 1
 echo "# load after: $(uptime | sed 's/.*load/load/')"
