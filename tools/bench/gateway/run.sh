@@ -19,6 +19,10 @@ seconds=${1:-20}
 connections=${2:-64}
 batch=${3:-100}
 slices=${SLICES:-1}
+if ! [[ $slices =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench: SLICES must be a whole number of at least 1, not '$slices'" >&2
+    exit 2
+fi
 slice_seconds=$((seconds / slices))
 if [ "$slice_seconds" -lt 1 ]; then
     echo "bench: SLICES=$slices leaves less than 1 s per slice of a ${seconds} s run" >&2
