@@ -50,6 +50,8 @@ start_gateway "$gateway_port"
 # CPU time (user + system, in clock ticks) a process has used so far; 0 if it is gone.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 redis_pid=$(cat "$state/redis/redis.pid")
+# result_field NAME LINE: the number after " NAME=" in a RESULT line.
+result_field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
     local name=$1 port=$2 server=$3 n=$4 duration=$5 warm=$6
@@ -66,7 +68,7 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
     echo "$name $last_result"
     # CPU per request of each process over the measured run: what a core buys.
     awk -v tick="$(getconf CLK_TCK)" -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v d=$((d1 - d0)) \
-        -v req="$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")" \
+        -v req="$(result_field requests "$last_result")" \
         -v wrk="$(awk '/^WRK_CPU_S/ {print $2 + $3}' <<<"$out")" \
         'BEGIN { us = 1e6 / req / tick; printf "  cpu_us_per_request server=%.1f redis=%.1f devbroker=%.1f wrk=%.1f\n", s * us, r * us, d * us, wrk * tick * us }'
 }
@@ -75,8 +77,8 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
 declare -A total_requests=() total_seconds=()
 add_to_totals() {  # case
     local requests rate
-    requests=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$last_result")
-    rate=$(sed -n 's/.* rps=\([0-9]*\) .*/\1/p' <<<"$last_result")
+    requests=$(result_field requests "$last_result")
+    rate=$(result_field rps "$last_result")
     total_requests[$1]=$((${total_requests[$1]:-0} + requests))
     total_seconds[$1]=$(awk -v sum="${total_seconds[$1]:-0}" -v n="$requests" -v r="$rate" \
         'BEGIN { print sum + (r > 0 ? n / r : 0) }')
