@@ -30,6 +30,9 @@ constexpr std::array<error_info, table_size> table{{
     {429, "rate_limited", "Rate limit exceeded", 0},
     {503, "broker_unavailable", "Event broker unavailable, retry later", 5},
     {503, "auth_unavailable", "Authentication unavailable, retry later", 5},
+    {400, "malformed_request", "Malformed HTTP request", 0},
+    {431, "header_too_large", "Request headers are too large", 0},
+    {426, "upgrade_required", "This endpoint speaks WebSocket only", 0},
     {500, "internal_error", "Internal server error", 0},
 }};
 

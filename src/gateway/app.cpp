@@ -203,6 +203,8 @@ void app::start() {
     options.max_connections = s.config.max_connections;  // WebSockets count too
     // Gzip bodies are bounded on the wire by the same limit; decompression re-checks it.
     options.body_limit = s.config.max_body_bytes;
+    // Two lines of either could name two tenants or two keys; neither is guessed (400).
+    options.single_value_fields = {"x-api-key", "idempotency-key"};
     // The metrics outlive the server (declared before it), so the observer is not owned here.
     std::shared_ptr<http::request_observer> observer(&s.metrics, [](http::request_observer*) {});
     s.server = std::make_unique<http::server>(s.pool, options, std::ref(s.routes), observer);

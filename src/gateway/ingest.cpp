@@ -62,6 +62,23 @@ body_encoding encoding_of(std::string_view content_encoding) {
     return body_encoding::unsupported;
 }
 
+/// Every Content-Encoding line counts: repeated lines are one list (RFC 9110 §5.3), so two
+/// lines of `gzip` are `gzip, gzip`, which is refused like the one-line form.
+body_encoding encoding_of(const http::request& req) {
+    auto result = body_encoding::identity;
+    auto [line, end] = req.equal_range(bhttp::field::content_encoding);
+    for (; line != end; ++line) {
+        const auto value = line->value();
+        const auto encoding = encoding_of(std::string_view(value.data(), value.size()));
+        if (encoding == body_encoding::identity) continue;
+        if (encoding == body_encoding::unsupported || result == body_encoding::gzip) {
+            return body_encoding::unsupported;
+        }
+        result = body_encoding::gzip;
+    }
+    return result;
+}
+
 void append_uuid(std::string& out, const core::uuid& id) {
     const auto at = out.size();
     out.resize(at + 36);
@@ -168,12 +185,13 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     if (!is_json_media_type(header(req, "content-type"))) {
         co_return reject(errc::unsupported_media_type);
     }
-    const auto encoding = encoding_of(header(req, "content-encoding"));
+    const auto encoding = encoding_of(req);
     if (encoding == body_encoding::unsupported) co_return reject(errc::unsupported_media_type);
 
     if (const auto ec = co_await ex.read_body()) {
+        // Anything else is a body that broke off or a bad chunk: the framing, not the JSON.
         co_return reject(ec == bhttp::error::body_limit ? errc::payload_too_large
-                                                        : errc::invalid_json);
+                                                        : errc::malformed_request);
     }
     std::string body;
     if (encoding == body_encoding::gzip) {

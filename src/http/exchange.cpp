@@ -11,10 +11,21 @@
 namespace pulsestream::http {
 
 namespace {
+
+/// The target in origin form: an absolute-form target (`http://host/path?q`, which a server
+/// must accept, RFC 9112 §3.2.2) loses its scheme and authority.
 std::string_view target_of(const request& req) {
-    const auto t = req.target();
-    return {t.data(), t.size()};
+    std::string_view target(req.target().data(), req.target().size());
+    for (const std::string_view scheme : {"http://", "https://"}) {
+        if (target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
+            const auto path = target.find_first_of("/?", scheme.size());
+            if (path == std::string_view::npos) return "/";
+            return target.substr(path);
+        }
+    }
+    return target;
 }
+
 }  // namespace
 
 std::string_view exchange::path() const {
@@ -44,9 +55,11 @@ boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
     }
     parser_.body_limit(body_limit_);  // chunked bodies are checked as they arrive
     stream_.expires_after(body_timeout_);
-    if (beast::iequals(message()[beast::http::field::expect], "100-continue")) {
+    if (message().version() >= 11 &&
+        beast::iequals(message()[beast::http::field::expect], "100-continue")) {
         // Clients such as curl wait for this before sending a large body; it is sent only now,
         // after the handler accepted the header, so a refused request never uploads its body.
+        // Never to an HTTP/1.0 client, which cannot know a 1xx (RFC 9110 §15.2).
         beast::http::response<beast::http::empty_body> go_on{beast::http::status::continue_,
                                                              message().version()};
         auto [write_ec, written] = co_await beast::http::async_write(

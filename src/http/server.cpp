@@ -9,10 +9,15 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <list>
 #include <thread>
+#include <tuple>
 #include <vector>
+
+#include "pulsestream/http/reply.hpp"
+#include "pulsestream/http/request_framing.hpp"
 
 namespace pulsestream::http {
 
@@ -93,24 +98,24 @@ bool is_quiet_close(const boost::system::error_code& ec) {
 
 /// Malformed HTTP gets a short JSON answer before the connection closes, never a silent drop.
 response malformed_request_response(const boost::system::error_code& ec) {
-    const bool too_large = ec == bhttp::error::header_limit;
-    response res{too_large ? bhttp::status::request_header_fields_too_large
-                           : bhttp::status::bad_request,
-                 11};
-    res.set(bhttp::field::content_type, "application/json");
-    res.body() = too_large ? R"({"status":"error","code":"header_too_large","message":"Request headers are too large"})"
-                           : R"({"status":"error","code":"malformed_request","message":"Malformed HTTP request"})";
+    auto res = error_response(ec == bhttp::error::header_limit ? core::errc::header_too_large
+                                                               : core::errc::malformed_request);
     res.keep_alive(false);
     res.prepare_payload();
     return res;
 }
 
-response internal_error_response() {
-    response res{bhttp::status::internal_server_error, 11};
-    res.set(bhttp::field::content_type, "application/json");
-    res.body() = R"({"status":"error","code":"internal_error","message":"Internal server error"})";
+/// A header that parsed but could be read two ways (request_framing.hpp).
+response ambiguous_request_response(unsigned version, const std::string& problem) {
+    const auto e = core::errc::malformed_request;
+    auto res = json_response(core::describe(e).http_status, core::error_body(e, {}, problem));
+    res.version(version);
+    res.keep_alive(false);
+    res.prepare_payload();
     return res;
 }
+
+response internal_error_response() { return error_response(core::errc::internal_error); }
 
 net::awaitable<response> answer(server::state& st, exchange& ex) {
     const auto started = std::chrono::steady_clock::now();
@@ -160,6 +165,12 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
             }
             break;
         }
+        if (auto problem = framing_problem(parser, opt.single_value_fields)) {
+            stream.expires_after(opt.write_timeout);
+            auto res = ambiguous_request_response(parser.get().version(), *problem);
+            co_await bhttp::async_write(stream, res, use_tuple);
+            break;
+        }
         stream.expires_never();
         registered.entry().busy = true;
         exchange ex(stream, buffer, parser, opt.body_limit, opt.body_timeout, connections);
@@ -168,7 +179,16 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
         if (ex.taken_over()) co_return;  // the socket has a new owner (WebSocket)
 
         stream.expires_after(opt.write_timeout);
-        auto [write_ec, written] = co_await bhttp::async_write(stream, res, use_tuple);
+        boost::system::error_code write_ec;
+        if (parser.get().method() == bhttp::verb::head) {
+            // The header alone: the status, fields and Content-Length a GET would get, no body
+            // (RFC 9110 §9.3.2); a body here would be read as the next response.
+            bhttp::response_serializer<bhttp::string_body> serializer(res);
+            std::tie(write_ec, std::ignore) =
+                co_await bhttp::async_write_header(stream, serializer, use_tuple);
+        } else {
+            std::tie(write_ec, std::ignore) = co_await bhttp::async_write(stream, res, use_tuple);
+        }
         if (write_ec || !res.keep_alive()) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

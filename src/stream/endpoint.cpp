@@ -19,9 +19,7 @@ core::errc errc_of(const boost::system::error_code& ec) {
 }
 
 http::response upgrade_required() {
-    auto res = http::json_response(
-        426,
-        R"({"status":"error","code":"upgrade_required","message":"This endpoint speaks WebSocket only"})");
+    auto res = http::error_response(core::errc::upgrade_required);
     res.set(bhttp::field::upgrade, "websocket");
     res.set(bhttp::field::connection, "Upgrade");
     return res;

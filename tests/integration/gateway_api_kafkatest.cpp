@@ -167,6 +167,32 @@ TEST_F(gateway_api, non_json_content_and_unknown_encodings_are_415) {
     auto br = ingest_request(event_json(fresh_uuid()), fresh_uuid());
     br.set(bhttp::field::content_encoding, "br");
     expect_error(http_client(stack_->port()).send(br), 415, "unsupported_media_type");
+    // Two lines are one list (RFC 9110 §5.3): "gzip, gzip", refused like the one-line form, not
+    // read as one gzip from the first line.
+    auto twice = ingest_request(gzip_bytes(event_json(fresh_uuid())), fresh_uuid());
+    twice.insert(bhttp::field::content_encoding, "gzip");
+    twice.insert(bhttp::field::content_encoding, "gzip");
+    expect_error(http_client(stack_->port()).send(twice), 415, "unsupported_media_type");
+}
+
+TEST_F(gateway_api, a_key_header_given_twice_is_400_not_a_guess) {
+    auto keys = ingest_request(event_json(fresh_uuid()), fresh_uuid());
+    keys.insert("x-api-key", "ps_live_someone_else");
+    expect_error(http_client(stack_->port()).send(keys), 400, "malformed_request");
+    auto idempotency = ingest_request(event_json(fresh_uuid()), fresh_uuid());
+    idempotency.insert("Idempotency-Key", fresh_uuid());
+    expect_error(http_client(stack_->port()).send(idempotency), 400, "malformed_request");
+}
+
+TEST_F(gateway_api, a_body_that_breaks_off_is_400_malformed_request_not_invalid_json) {
+    const auto body = event_json(fresh_uuid());
+    http_client client(stack_->port());
+    client.write_raw("POST /v1/events HTTP/1.1\r\nHost: x\r\nx-api-key: " + std::string(dev_api_key) +
+                     "\r\nIdempotency-Key: " + fresh_uuid() +
+                     "\r\nContent-Type: application/json\r\nContent-Length: " +
+                     std::to_string(body.size() + 10) + "\r\n\r\n" + body);
+    client.shutdown_send();
+    expect_error(client.receive(), 400, "malformed_request");
 }
 
 TEST_F(gateway_api, invalid_json_and_invalid_events_are_400_with_field_paths) {

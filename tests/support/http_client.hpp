@@ -43,9 +43,21 @@ public:
         return res;
     }
 
+    /// The answer to a HEAD request: the header alone; its Content-Length describes a body that
+    /// is not sent, so a body on the wire would be read as the next response.
+    response receive_header_only() {
+        boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+        parser.skip(true);
+        boost::beast::http::read(socket_, buffer_, parser);
+        return parser.release();
+    }
+
     void write_raw(std::string_view bytes) {
         boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()));
     }
+
+    /// Half-closes: the server sees the end of the request stream, the answer can still come.
+    void shutdown_send() { socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send); }
 
     /// True when the server closed the connection (EOF or reset) within the receive timeout.
     bool closed_by_server() {

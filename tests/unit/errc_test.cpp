@@ -34,6 +34,9 @@ constexpr row expected_rows[] = {
     {errc::rate_limited, 429, "rate_limited", 0},
     {errc::broker_unavailable, 503, "broker_unavailable", 5},
     {errc::auth_unavailable, 503, "auth_unavailable", 5},
+    {errc::malformed_request, 400, "malformed_request", 0},
+    {errc::header_too_large, 431, "header_too_large", 0},
+    {errc::upgrade_required, 426, "upgrade_required", 0},
     {errc::internal_error, 500, "internal_error", 0},
 };
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "pulsestream/http/gzip.hpp"
@@ -136,7 +137,7 @@ TEST_F(http_server_test, wrong_method_is_405_with_allow) {
     client c(server_->port());
     auto res = c.send(make_request(bhttp::verb::delete_, "/health"));
     EXPECT_EQ(res.result_int(), 405);
-    EXPECT_EQ(res[bhttp::field::allow], "GET");
+    EXPECT_EQ(res[bhttp::field::allow], "GET, HEAD");
     EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "method_not_allowed");
 }
 
@@ -211,6 +212,103 @@ TEST_F(http_server_test, oversized_headers_get_431) {
     req.set("x-padding", std::string(4096, 'p'));
     auto res = c.send(req);
     EXPECT_EQ(res.result_int(), 431);
+}
+
+// RFC 9112 §6.3: a body whose length the server cannot know must not be read as the next
+// request. Beast reads a request whose Transfer-Encoding does not end in chunked as having no
+// body, so without the check the "body" below would be answered as a second request.
+TEST_F(http_server_test, a_transfer_encoding_not_ending_in_chunked_is_400_and_nothing_is_smuggled) {
+    start();
+    for (const char* coding : {"gzip", "chunked, gzip", "identity"}) {
+        client c(server_->port());
+        c.write_raw(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + coding +
+                    "\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto res = c.receive();
+        EXPECT_EQ(res.result_int(), 400) << coding;
+        EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "malformed_request") << coding;
+        EXPECT_TRUE(c.closed_by_server()) << coding << ": the smuggled GET was answered";
+    }
+    client old(server_->port());
+    old.write_raw("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    EXPECT_EQ(old.receive().result_int(), 400);
+    std::lock_guard lock(observer_->mutex);
+    EXPECT_TRUE(observer_->finished.empty());  // no handler saw any of them
+}
+
+TEST_F(http_server_test, host_must_be_there_once_in_http_1_1) {
+    start();
+    client missing(server_->port());
+    missing.write_raw("GET /health HTTP/1.1\r\n\r\n");
+    auto res = missing.receive();
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["message"], "Host header is required");
+    client twice(server_->port());
+    twice.write_raw("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    EXPECT_EQ(twice.receive().result_int(), 400);
+    client old(server_->port());  // HTTP/1.0 has no Host requirement
+    old.write_raw("GET /health HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(old.receive().result_int(), 200);
+}
+
+TEST_F(http_server_test, a_repeated_single_value_field_is_400) {
+    pulsestream::http::server_options options;
+    options.single_value_fields = {"x-api-key"};
+    start(options);
+    client keys(server_->port());
+    keys.write_raw("GET /health HTTP/1.1\r\nHost: x\r\nx-api-key: a\r\nX-Api-Key: b\r\n\r\n");
+    auto res = keys.receive();
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "malformed_request");
+    EXPECT_TRUE(keys.closed_by_server());
+    client types(server_->port());
+    types.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_EQ(types.receive().result_int(), 400);
+    client once(server_->port());
+    once.write_raw("GET /health HTTP/1.1\r\nHost: x\r\nx-api-key: a\r\n\r\n");
+    EXPECT_EQ(once.receive().result_int(), 200);
+}
+
+TEST_F(http_server_test, head_is_get_without_the_body_and_the_connection_stays_in_step) {
+    start();
+    client c(server_->port());
+    auto head = make_request(bhttp::verb::head, "/health");
+    head.prepare_payload();
+    c.write_raw([&] {
+        std::ostringstream os;
+        os << head;
+        return os.str();
+    }());
+    auto res = c.receive_header_only();
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res[bhttp::field::content_length], "15");  // the size of GET's {"status":"UP"}
+    c.write_raw("HEAD /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(c.receive_header_only().result_int(), 404);
+    c.write_raw("HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto refused = c.receive_header_only();
+    EXPECT_EQ(refused.result_int(), 405);
+    EXPECT_EQ(refused[bhttp::field::allow], "POST");
+    // Had any of them carried a body, it would be read here instead of this response.
+    auto after = c.send(make_request(bhttp::verb::get, "/health"));
+    EXPECT_EQ(after.result_int(), 200);
+    EXPECT_EQ(after.body(), R"({"status":"UP"})");
+}
+
+TEST_F(http_server_test, an_http_1_0_client_gets_no_100_continue) {
+    start();
+    client c(server_->port());
+    c.write_raw("POST /echo HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}");
+    auto res = c.receive();  // a 100 here would be read instead of the answer
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "{}");
+}
+
+TEST_F(http_server_test, an_absolute_form_target_is_routed_by_its_path) {
+    start();
+    client c(server_->port());
+    auto res = c.send(make_request(bhttp::verb::get, "http://example.com/health?x=1"));
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), R"({"status":"UP"})");
 }
 
 TEST_F(http_server_test, a_handler_exception_is_a_500_without_internal_detail) {

@@ -32,6 +32,9 @@ enum class errc : int {
     rate_limited,
     broker_unavailable,
     auth_unavailable,
+    malformed_request,
+    header_too_large,
+    upgrade_required,
     internal_error,
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 
 /// @file
-/// The route table: exact paths, one handler per method. It answers 404 `not_found` and 405
+/// The route table: exact paths, one handler per method; a GET route also answers HEAD (the
+/// server then sends the header alone). It answers 404 `not_found` and 405
 /// `method_not_allowed` (with `Allow`) itself, before any handler runs (DESIGN.md §10), and
 /// labels each request with its route's name for metrics, never with the raw path.
 
@@ -28,6 +29,8 @@ public:
 
 private:
     using methods = std::vector<std::pair<beast::http::verb, request_handler>>;
+    /// The route's handler for `method`, the GET one for HEAD, or null.
+    static const request_handler* handler_for(const methods& route, beast::http::verb method);
     std::map<std::string, methods, std::less<>> routes_;
 };
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pulsestream/http/exchange.hpp"
 #include "pulsestream/http/io_pool.hpp"
@@ -29,6 +30,9 @@ struct server_options {
     std::chrono::milliseconds idle_timeout{60'000};    ///< between keep-alive requests
     std::chrono::milliseconds body_timeout{30'000};
     std::chrono::milliseconds write_timeout{30'000};
+    /// Fields that must not be repeated (besides Host and Content-Type, always checked): a
+    /// request with one of them on two lines gets 400 `malformed_request` (request_framing.hpp).
+    std::vector<std::string> single_value_fields;
 };
 
 /// Answers one request. Runs on the connection's io_context thread; must not block it.
