@@ -22,6 +22,7 @@
 #include "pulsestream/http/router.hpp"
 #include "pulsestream/http/server.hpp"
 #include "pulsestream/kafka/producer.hpp"
+#include "pulsestream/runtime/logging.hpp"
 
 namespace pulsestream::consumer {
 
@@ -29,16 +30,6 @@ namespace {
 
 namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
-
-// librdkafka's syslog levels on spdlog's.
-void log_kafka(std::string_view who, int level, std::string_view facility, std::string_view text) {
-    const auto lvl = level <= 2   ? spdlog::level::critical
-                     : level == 3 ? spdlog::level::err
-                     : level == 4 ? spdlog::level::warn
-                     : level <= 6 ? spdlog::level::info
-                                  : spdlog::level::debug;
-    spdlog::log(lvl, "{} {}: {}", who, facility, text);
-}
 
 class quiet_observer final : public http::request_observer {
 public:
@@ -57,7 +48,7 @@ kafka::producer_config producer_config_of(const core::consumer_config& config,
     pc.client_id = "pulsestream-consumer-dlq-" + consumer_id;
     pc.extra = options.producer_properties;
     pc.on_log = [](int level, std::string_view facility, std::string_view text) {
-        log_kafka("dlq producer", level, facility, text);
+        runtime::log_syslog_line("dlq producer", level, facility, text);
     };
     pc.on_error = [](boost::system::error_code ec, std::string_view reason) {
         spdlog::warn("dlq producer: {} ({})", reason, ec.message());
@@ -76,7 +67,7 @@ group_member_config member_config_of(const core::consumer_config& config,
     mc.assignment_strategy = options.assignment_strategy;
     mc.extra = options.consumer_properties;
     mc.on_log = [](int level, std::string_view facility, std::string_view text) {
-        log_kafka("consumer", level, facility, text);
+        runtime::log_syslog_line("consumer", level, facility, text);
     };
     mc.on_error = [](boost::system::error_code ec, std::string_view reason) {
         spdlog::warn("consumer: {} ({})", reason, ec.message());

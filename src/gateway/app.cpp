@@ -21,6 +21,7 @@
 #include "pulsestream/metrics/gateway_metrics.hpp"
 #include "pulsestream/pg/blocking_pool.hpp"
 #include "pulsestream/redis/subscriber.hpp"
+#include "pulsestream/runtime/logging.hpp"
 #include "pulsestream/stream/dashboard.hpp"
 #include "pulsestream/stream/endpoint.hpp"
 #include "pulsestream/stream/ws_hub.hpp"
@@ -59,6 +60,10 @@ kafka::producer_config producer_config_of(const core::gateway_config& c,
     p.message_timeout_ms = static_cast<int>(c.produce_timeout_ms);
     p.on_error = [](boost::system::error_code ec, std::string_view reason) {
         spdlog::warn("kafka: {} ({})", reason, ec.message());
+    };
+    // Without it librdkafka prints its own lines to stderr, past LOG_LEVEL and LOG_FORMAT.
+    p.on_log = [](int level, std::string_view facility, std::string_view text) {
+        runtime::log_syslog_line("kafka", level, facility, text);
     };
     return p;
 }

@@ -58,4 +58,14 @@ void configure_logging(std::string_view service, std::string_view level, std::st
     spdlog::set_default_logger(std::move(logger));
 }
 
+void log_syslog_line(std::string_view who, int level, std::string_view facility,
+                     std::string_view text) {
+    const auto lvl = level <= 2   ? spdlog::level::critical
+                     : level == 3 ? spdlog::level::err
+                     : level == 4 ? spdlog::level::warn
+                     : level <= 6 ? spdlog::level::info
+                                  : spdlog::level::debug;
+    spdlog::log(lvl, "{} {}: {}", who, facility, text);
+}
+
 }  // namespace pulsestream::runtime

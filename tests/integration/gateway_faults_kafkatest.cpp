@@ -4,6 +4,9 @@
 // Real PostgreSQL, Redis, mock Kafka cluster and sockets.
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -114,6 +117,36 @@ TEST_F(gateway_faults, an_unknown_key_with_redis_and_postgres_down_is_503_auth_u
     EXPECT_EQ(code_of(res), "auth_unavailable");
     EXPECT_EQ(res[bhttp::field::retry_after], "5");
     EXPECT_LT(clock_type::now() - started, 5s);
+}
+
+// Without a log callback librdkafka prints its own lines to stderr, which breaks LOG_FORMAT=json
+// and ignores LOG_LEVEL.
+TEST_F(gateway_faults, librdkafka_log_lines_go_through_spdlog) {
+    auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(2000);
+    sink->set_pattern("%v");
+    const auto previous = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+    // The stack goes first: its librdkafka threads must not log into a logger being replaced.
+    struct restore {
+        std::unique_ptr<gateway_stack>& stack;
+        std::shared_ptr<spdlog::logger> logger;
+        ~restore() {
+            stack.reset();
+            spdlog::set_default_logger(logger);
+        }
+    } restore_on_exit{stack_, previous};
+
+    start([](auto& c) { c.produce_timeout_ms = 1000; });
+    stack_->kafka().broker_down(-1);
+    EXPECT_EQ(post(event_json(fresh_uuid()), fresh_uuid()).result_int(), 503);
+    const auto librdkafka_line = [&] {
+        for (const auto& line : sink->last_formatted()) {
+            if (line.rfind("kafka FAIL: ", 0) == 0) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(wait_until(librdkafka_line, 10s)) << "no librdkafka FAIL line reached spdlog";
+    stack_->kafka().broker_up(-1);
 }
 
 TEST_F(gateway_faults, the_rate_limit_answers_429_with_retry_after_and_counts_batch_events) {
