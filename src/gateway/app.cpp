@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "pulsestream/gateway/auth.hpp"
+#include "pulsestream/gateway/database_probe.hpp"
 #include "pulsestream/gateway/idempotency.hpp"
 #include "pulsestream/gateway/ingest.hpp"
 #include "pulsestream/gateway/rate_limiter.hpp"
@@ -147,6 +148,8 @@ struct app::impl {
         auto [ec] = co_await producer.async_metadata_reachable(
             milliseconds(1000), net::as_tuple(net::use_awaitable));
         const bool broker = !ec;
+        // Short: a probe with a 1 s timeout must still get its 200 while PostgreSQL is frozen.
+        const bool database_ok = co_await database_health.reachable(milliseconds(500));
         const bool redis_ok = redis.breaker_closed();
         const bool ready = broker && !draining.load();
         metrics.producer_queue_depth(producer.queue_depth());
@@ -154,7 +157,8 @@ struct app::impl {
         std::string body = std::string(R"({"status":")") + (ready ? "ready" : "not_ready") +
                            R"(","draining":)" + (draining.load() ? "true" : "false") +
                            R"(,"broker":")" + (broker ? "ok" : "unreachable") +
-                           R"(","redis":")" + (redis_ok ? "ok" : "degraded") + "\"}";
+                           R"(","redis":")" + (redis_ok ? "ok" : "degraded") +
+                           R"(","database":")" + (database_ok ? "ok" : "unreachable") + "\"}";
         co_return http::json_response(ready ? 200 : 503, std::move(body));
     }
 
@@ -181,6 +185,7 @@ struct app::impl {
     http::io_pool pool;
     redis_clients redis;
     pg::blocking_pool database;
+    database_probe database_health{database};
     kafka::producer producer;
     authenticator auth;
     idempotency_store idempotency;

@@ -330,6 +330,8 @@ TEST_F(gateway_api, health_readiness_and_metrics_with_route_labels_only) {
     EXPECT_EQ(client.send(make_request(bhttp::verb::get, "/healthz")).result_int(), 200);
     const auto ready = client.send(make_request(bhttp::verb::get, "/readyz"));
     EXPECT_EQ(ready.result_int(), 200) << ready.body();
+    EXPECT_EQ(body_of(ready), json::parse(R"({"status":"ready","draining":false,"broker":"ok",
+                                              "redis":"ok","database":"ok"})"));
     client.send(make_request(bhttp::verb::get, "/some/random/path/4711"));
     const auto metrics = client.send(make_request(bhttp::verb::get, "/metrics"));
     EXPECT_EQ(metrics.result_int(), 200);

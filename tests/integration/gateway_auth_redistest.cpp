@@ -2,17 +2,14 @@
 // "Redis down", §9 defect 6, §10): layers, negative caching, invalidation, and outages of one or
 // both stores with every call bounded by its deadlines.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <ostream>
 #include <pqxx/pqxx>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "pulsestream/core/errc.hpp"
@@ -159,33 +156,14 @@ protected:
         return count;
     }
 
-    /// The postmaster and its children (each backend is a process group of its own, so
-    /// signalling the postmaster's group would miss the connections already open).
-    static std::vector<pid_t> postgres_processes() {
-        std::vector<pid_t> pids{pg_->pid()};
-        for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-            const auto name = entry.path().filename().string();
-            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            std::ifstream stat(entry.path() / "stat");
-            std::string line;
-            if (!std::getline(stat, line)) continue;
-            // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
-            std::istringstream rest(line.substr(line.rfind(')') + 1));
-            std::string state;
-            pid_t ppid = 0;
-            if (rest >> state >> ppid && ppid == pg_->pid()) pids.push_back(std::stoi(name));
-        }
-        return pids;
-    }
-
-    // SIGSTOP to the postmaster and every backend: PostgreSQL hangs as on a dead host (TCP
-    // connects still succeed, nothing answers). Always thawed again in TearDown.
+    // PostgreSQL hangs as on a dead host (postgres_instance::freeze); always thawed again in
+    // TearDown.
     void freeze_postgres() {
         pg_frozen_ = true;
-        for (const pid_t pid : postgres_processes()) ::kill(pid, SIGSTOP);
+        pg_->freeze();
     }
     void thaw_postgres() {
-        for (const pid_t pid : postgres_processes()) ::kill(pid, SIGCONT);
+        pg_->thaw();
         pg_frozen_ = false;
     }
 

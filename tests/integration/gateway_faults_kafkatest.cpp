@@ -117,6 +117,41 @@ TEST_F(gateway_faults, an_unknown_key_with_redis_and_postgres_down_is_503_auth_u
     EXPECT_EQ(code_of(res), "auth_unavailable");
     EXPECT_EQ(res[bhttp::field::retry_after], "5");
     EXPECT_LT(clock_type::now() - started, 5s);
+    const auto ready = http_client(stack_->port()).send(make_request(bhttp::verb::get, "/readyz"));
+    EXPECT_EQ(ready.result_int(), 200);  // both fail open; the broker is what readiness needs
+    EXPECT_EQ(json::parse(ready.body())["database"], "unreachable");
+}
+
+// DESIGN.md §10: PostgreSQL trouble does not make the gateway unready, but /readyz says so.
+// The whole server is frozen (postmaster and backends), the case in which a query on an open
+// connection hangs instead of failing.
+TEST_F(gateway_faults, readiness_reports_a_frozen_database_and_stays_ready) {
+    start();
+    ASSERT_EQ(post(event_json(fresh_uuid()), fresh_uuid()).result_int(), 202);  // key cached
+    const auto readyz = [&] {
+        return http_client(stack_->port()).send(make_request(bhttp::verb::get, "/readyz"));
+    };
+    EXPECT_EQ(json::parse(readyz().body())["database"], "ok");
+
+    auto& postgres = stack_->postgres();
+    postgres.freeze();
+    struct thaw {
+        postgres_instance& postgres;
+        ~thaw() { postgres.thaw(); }
+    } thaw_on_exit{postgres};
+    // The first check waits out its probe; the next ones neither wait nor queue another probe.
+    for (int i = 0; i < 3; ++i) {
+        const auto started = clock_type::now();
+        const auto res = readyz();
+        EXPECT_EQ(res.result_int(), 200) << res.body();
+        EXPECT_EQ(json::parse(res.body())["database"], "unreachable");
+        EXPECT_LT(clock_type::now() - started, i == 0 ? 2s : 400ms);
+    }
+    EXPECT_EQ(post(event_json(fresh_uuid()), fresh_uuid()).result_int(), 202);  // fails open
+
+    postgres.thaw();
+    EXPECT_TRUE(wait_until([&] { return json::parse(readyz().body())["database"] == "ok"; }, 15s,
+                           200ms));
 }
 
 // Without a log callback librdkafka prints its own lines to stderr, which breaks LOG_FORMAT=json

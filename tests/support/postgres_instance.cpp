@@ -1,9 +1,11 @@
 #include "support/postgres_instance.hpp"
 
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -242,6 +244,36 @@ void postgres_instance::fail(const std::string& what) {
     throw std::runtime_error("postgres_instance: " + what + " (port " + std::to_string(port_) +
                              (status ? ", " + status->describe() : std::string()) + "); " +
                              log_path().string() + ":\n" + log);
+}
+
+namespace {
+
+/// `parent` and the processes whose parent it is.
+std::vector<pid_t> process_and_children(pid_t parent) {
+    std::vector<pid_t> pids{parent};
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        if (!std::getline(stat, line)) continue;
+        // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+        std::istringstream rest(line.substr(line.rfind(')') + 1));
+        std::string state;
+        pid_t ppid = 0;
+        if (rest >> state >> ppid && ppid == parent) pids.push_back(std::stoi(name));
+    }
+    return pids;
+}
+
+}  // namespace
+
+void postgres_instance::freeze() {
+    for (const pid_t pid : process_and_children(pid())) ::kill(pid, SIGSTOP);
+}
+
+void postgres_instance::thaw() {
+    for (const pid_t pid : process_and_children(pid())) ::kill(pid, SIGCONT);
 }
 
 }  // namespace pulsestream::test_support

@@ -61,6 +61,12 @@ public:
     void start_again();
     /// True while the server process runs.
     [[nodiscard]] bool running();
+    /// SIGSTOP to the postmaster and every backend: PostgreSQL hangs as on a dead host (TCP
+    /// connects still succeed, nothing answers, open connections block). Each backend is a
+    /// process group of its own, so signalling the postmaster's group would miss them.
+    void freeze();
+    /// SIGCONT to the same processes.
+    void thaw();
 
     /// "postgresql://postgres@127.0.0.1:PORT/<database>".
     [[nodiscard]] std::string url() const;
