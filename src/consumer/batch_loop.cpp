@@ -121,6 +121,9 @@ void batch_loop::run() {
     next_maintenance_ = clock::now();
     while (!stopping()) {
         health_.tick();
+        // On every path, not only when idle: during a database outage the loop never idles
+        // (it polls the same batch again after each rewind) while the backlog grows.
+        if (clock::now() - last_lag_update_ >= idle_return) update_lag();
         if (!in_flight_ && clock::now() >= next_maintenance_) maintain();
         if (!pending_rewind_.empty()) {
             rewind();
@@ -143,7 +146,6 @@ void batch_loop::run() {
             }
             if (!uncommitted_.empty()) commit_uncommitted();
             idle_ping();
-            if (clock::now() - last_lag_update_ >= idle_return) update_lag();
             continue;
         }
         metrics_.batch(batch_.size());
@@ -333,6 +335,7 @@ void batch_loop::commit_uncommitted() {
         metrics_.commit_failed();
         return;
     }
+    for (const auto& po : offsets) committed_offsets_[po.partition] = po.offset;
     uncommitted_.clear();
     committed_.fetch_add(1, std::memory_order_relaxed);
     update_lag();
@@ -394,9 +397,15 @@ void batch_loop::idle_ping() {
 
 void batch_loop::update_lag() {
     last_lag_update_ = clock::now();
-    for (const auto& po : member_->positions()) {
-        if (const auto high = member_->high_watermark(po.partition)) {
-            metrics_.lag(po.partition, std::max<std::int64_t>(0, *high - po.offset));
+    // Records not yet committed: from the offset this member committed last; for a partition
+    // it has not committed yet, from its position, which starts at the group's committed offset.
+    // (Right after a rewind the position is unknown until the next fetch, so it cannot serve
+    // as the only base while an outage keeps rewinding.)
+    std::map<std::int32_t, std::int64_t> from(committed_offsets_);
+    for (const auto& po : member_->positions()) from.try_emplace(po.partition, po.offset);
+    for (const auto& [partition, offset] : from) {
+        if (const auto high = member_->high_watermark(partition)) {
+            metrics_.lag(partition, std::max<std::int64_t>(0, *high - offset));
         }
     }
 }
@@ -419,6 +428,9 @@ void batch_loop::on_revoked(std::span<const std::int32_t> partitions, bool lost)
         retry_pending_ = true;
     }
     std::erase_if(uncommitted_, [partitions](const auto& entry) {
+        return std::binary_search(partitions.begin(), partitions.end(), entry.first);
+    });
+    std::erase_if(committed_offsets_, [partitions](const auto& entry) {
         return std::binary_search(partitions.begin(), partitions.end(), entry.first);
     });
     const auto before = batch_.size();

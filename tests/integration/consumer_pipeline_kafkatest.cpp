@@ -20,6 +20,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -166,6 +167,18 @@ protected:
 
     /// A thread producing `per_round` fresh events (new device and id each) to topic_ every
     /// `pace` until `stop`, adding them to `produced`. Ids come from its own seeded generator.
+    /// The sum of pulsestream_consumer_lag over all partitions in a /metrics text.
+    static double total_lag(const std::string& exposition) {
+        double sum = 0;
+        std::istringstream lines(exposition);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("pulsestream_consumer_lag{", 0) == 0) {
+                sum += std::stod(line.substr(line.rfind(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
     std::thread produce_in_background(std::atomic<bool>& stop, std::atomic<int>& produced,
                                       std::uint64_t seed, int per_round,
                                       std::chrono::milliseconds pace) {
@@ -495,6 +508,12 @@ TEST_F(consumer_pipeline,
         },
         30s));
     EXPECT_FALSE(app->health().ready());
+    // The lag shows the backlog while it grows (it stood still at its last value before: the
+    // loop only measured it when idle or after a commit, and an outage is neither).
+    const auto lag = [&] { return total_lag(app->metrics().serialize()); };
+    const auto lag_before = lag();
+    EXPECT_TRUE(wait_until([&] { return lag() >= lag_before + 500; }, 20s))
+        << "lag stayed at " << lag() << " while records kept arriving";
     pg_->start_again();
 
     stop = true;
@@ -502,6 +521,7 @@ TEST_F(consumer_pipeline,
     const int total = produced.load();
     EXPECT_EQ(await_rows(total, 60s), total);
     EXPECT_TRUE(wait_until([&] { return all_committed(group_); }, 30s));
+    EXPECT_TRUE(wait_until([&] { return lag() == 0; }, 15s)) << "lag " << lag();
     EXPECT_EQ(rows(), total);
     EXPECT_EQ(end_offset(dlq_topic_, 0), 0);  // nothing dead-lettered
     EXPECT_TRUE(wait_until([&] { return app->health().ready(); }, 15s));

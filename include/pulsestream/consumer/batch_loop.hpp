@@ -155,6 +155,9 @@ private:
     bool retry_pending_ = false;  // a write failed while a rebalance was served
     // Next offsets of batches stored (and dead-lettered) whose offset commit failed.
     std::map<std::int32_t, std::int64_t> uncommitted_;
+    // Next offsets this member committed, per partition it still owns: where the lag counts
+    // from (the position runs ahead of it by the batch being written).
+    std::map<std::int32_t, std::int64_t> committed_offsets_;
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point next_maintenance_{};
     std::chrono::steady_clock::time_point last_db_check_{};
