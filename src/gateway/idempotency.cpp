@@ -102,7 +102,10 @@ std::chrono::seconds at_least_one_second(std::chrono::seconds ttl) {
 
 idempotency_store::idempotency_store(idempotency_options options, redis_clients& redis,
                                      metrics::gateway_metrics& metrics)
-    : options_(options), redis_(redis), metrics_(metrics) {}
+    : options_(options),
+      redis_(redis),
+      metrics_(metrics),
+      backlog_(redis, idempotency_backlog_options{.deadline = options.deadline}) {}
 
 boost::asio::awaitable<idempotency_begin> idempotency_store::begin(const core::uuid& client,
                                                                    const core::uuid& key,
@@ -179,6 +182,7 @@ boost::asio::awaitable<bool> idempotency_store::replace_own_lock(std::string_vie
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         count_failure(ec, reply.str, "storing the result");
+        backlog_.add(complete_script(), complete_call(name, fingerprint, value), executor);
         co_return true;
     }
     if (reply.is_nil()) co_return false;  // XX found no key (deleted or evicted): nothing was set
@@ -199,27 +203,38 @@ boost::asio::awaitable<void> idempotency_store::put_back(std::string_view name,
     const auto ttl = (previous && previous->done) ? options_.result_ttl : options_.lock_ttl;
     auto call = put_back_script().call(
         {name, ours, theirs, std::to_string(at_least_one_second(ttl).count())}, 1);
-    auto [ec, reply] =
-        co_await put_back_script().run(redis_.near(executor), std::move(call), options_.deadline);
+    auto [ec, reply] = co_await put_back_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
-    if (ec || reply.is_error()) count_failure(ec, reply.str, "putting back another value");
+    if (ec || reply.is_error()) {
+        count_failure(ec, reply.str, "putting back another value");
+        backlog_.add(put_back_script(), std::move(call), executor);
+    }
+}
+
+redis::formatted_command idempotency_store::complete_call(std::string_view name,
+                                                         std::string_view fingerprint,
+                                                         const std::string& value) const {
+    const auto lock = lock_value(fingerprint);
+    const auto result_prefix =
+        std::string_view(value).substr(0, done_tag.size() + fingerprint.size() + 1);
+    const auto ttl = std::to_string(at_least_one_second(options_.result_ttl).count());
+    return complete_script().call({name, lock, result_prefix, value, ttl}, 1);
 }
 
 boost::asio::awaitable<void> idempotency_store::compare_and_store(std::string_view name,
                                                                   std::string_view fingerprint,
                                                                   const std::string& value) {
     const auto executor = co_await boost::asio::this_coro::executor;
-    const auto lock = lock_value(fingerprint);
-    const auto result_prefix =
-        std::string_view(value).substr(0, done_tag.size() + fingerprint.size() + 1);
-    const auto ttl = std::to_string(at_least_one_second(options_.result_ttl).count());
-    auto call = complete_script().call({name, lock, result_prefix, value, ttl}, 1);
-    auto [ec, reply] =
-        co_await complete_script().run(redis_.near(executor), std::move(call), options_.deadline);
+    auto call = complete_call(name, fingerprint, value);
+    auto [ec, reply] = co_await complete_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
-    // The 202 still goes out; a retry then finds the lock (or nothing, once it expires) and
-    // storage dedup keeps the event single.
-    if (ec || reply.is_error()) count_failure(ec, reply.str, "storing the result");
+    // The 202 still goes out; the backlog stores it once Redis answers again, so a retry that
+    // finds a lock meanwhile (409) gets the replay afterwards. Storage dedup keeps the event
+    // single whatever happens to the key.
+    if (ec || reply.is_error()) {
+        count_failure(ec, reply.str, "storing the result");
+        backlog_.add(complete_script(), std::move(call), executor);
+    }
 }
 
 void idempotency_store::count_failure(const boost::system::error_code& ec,
@@ -235,11 +250,13 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
     const redis_key name(client, key);
     const auto lock = lock_value(fingerprint);
     auto call = release_script().call({name.view(), lock}, 1);
-    auto [ec, reply] =
-        co_await release_script().run(redis_.near(executor), std::move(call), options_.deadline);
+    auto [ec, reply] = co_await release_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
-    // On failure the lock expires after lock_ttl; a retry meanwhile gets 409 with Retry-After.
-    if (ec || reply.is_error()) count_failure(ec, reply.str, "releasing the lock");
+    // Until the backlog's release lands, a retry gets 409 with Retry-After.
+    if (ec || reply.is_error()) {
+        count_failure(ec, reply.str, "releasing the lock");
+        backlog_.add(release_script(), std::move(call), executor);
+    }
 }
 
 }  // namespace pulsestream::gateway

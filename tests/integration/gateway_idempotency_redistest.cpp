@@ -291,6 +291,37 @@ TEST_F(gateway_idempotency_redis, a_hung_redis_is_unavailable_within_the_deadlin
     EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
 }
 
+// The lock a timed-out SET NX leaves when Redis wakes up is finished by the completion that
+// failed while Redis hung: the retry gets the replay once Redis is back, not 409 until the lock
+// expires (found by a fault probe: 409 for the whole lock TTL after a 5 s freeze).
+TEST_F(gateway_idempotency_redis, a_completion_redis_missed_is_stored_once_it_is_back) {
+    redis_->freeze();
+    EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "unavailable");  // its SET waits
+    complete(client_, key_, body_a_, "accepted");  // fails as well: Redis still hangs
+    EXPECT_EQ(store_->writes_waiting(), 1u);
+    redis_->thaw();
+    const auto stored = [&] {
+        return gateway_redis_->command({"GET", key_name(client_, key_)}).str;
+    };
+    EXPECT_TRUE(wait_until([&] { return stored().starts_with("D:"); }, 10s, 50ms))
+        << "still " << stored();
+    EXPECT_TRUE(wait_until([&] { return store_->writes_waiting() == 0; }, 10s));
+    const auto retry = begin(client_, key_, body_a_);
+    EXPECT_EQ(state_name(retry.state), "replay");
+    EXPECT_EQ(retry.stored_body, "accepted");
+}
+
+TEST_F(gateway_idempotency_redis, a_release_redis_missed_removes_the_lock_that_landed_late) {
+    redis_->freeze();
+    EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "unavailable");
+    release(client_, key_, body_a_);  // e.g. after a 503; fails while Redis hangs
+    redis_->thaw();
+    // Done once Redis ran the release twice, 2 s apart: the lock is gone, whichever came first.
+    EXPECT_TRUE(wait_until([&] { return store_->writes_waiting() == 0; }, 15s));
+    EXPECT_TRUE(gateway_redis_->command({"GET", key_name(client_, key_)}).is_nil());
+    EXPECT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
+}
+
 TEST_F(gateway_idempotency_redis, complete_never_overwrites_another_requests_result) {
     ASSERT_EQ(state_name(begin(client_, key_, body_a_).state), "acquired");
     complete(client_, key_, body_a_, "first");

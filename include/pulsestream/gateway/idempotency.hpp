@@ -13,11 +13,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "pulsestream/core/uuid.hpp"
+#include "pulsestream/gateway/idempotency_backlog.hpp"
 
 namespace pulsestream::metrics {
 class gateway_metrics;
@@ -82,6 +84,9 @@ public:
     boost::asio::awaitable<void> release(const core::uuid& client, const core::uuid& key,
                                          std::string_view fingerprint);
 
+    /// Completions and releases Redis failed to take, still to be sent (idempotency_backlog.hpp).
+    [[nodiscard]] std::size_t writes_waiting() const { return backlog_.size(); }
+
 private:
     [[nodiscard]] bool lock_is_fresh(
         std::optional<std::chrono::steady_clock::time_point> locked_at) const;
@@ -91,6 +96,10 @@ private:
                                                   const std::string& value);
     boost::asio::awaitable<void> put_back(std::string_view name, const std::string& ours,
                                           const std::string& theirs);
+    /// The compare-and-set script's call that stores `value` (complete()'s slow path).
+    [[nodiscard]] redis::formatted_command complete_call(std::string_view name,
+                                                         std::string_view fingerprint,
+                                                         const std::string& value) const;
     boost::asio::awaitable<void> compare_and_store(std::string_view name,
                                                    std::string_view fingerprint,
                                                    const std::string& value);
@@ -100,6 +109,7 @@ private:
     idempotency_options options_;
     redis_clients& redis_;
     metrics::gateway_metrics& metrics_;
+    idempotency_backlog backlog_;
 };
 
 }  // namespace pulsestream::gateway
