@@ -1,13 +1,29 @@
 #include "pulsestream/gateway/redis_clients.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
 namespace pulsestream::gateway {
 
+namespace {
+
+/// An outage of Redis is worth a line in the log, not only a metric: when it starts and ends.
+void log_breaker_change(bool open) {
+    if (open) {
+        spdlog::warn("Redis does not answer: circuit breaker open, failing open (auth from the "
+                     "caches and PostgreSQL, no edge idempotency) until it does");
+    } else {
+        spdlog::info("Redis answers again: circuit breaker closed");
+    }
+}
+
+}  // namespace
+
 redis_clients::redis_clients(http::io_pool& pool, redis::endpoint endpoint,
                              redis::connection_options options)
-    : breaker_(std::make_shared<redis::breaker>(options.breaker)) {
+    : breaker_(std::make_shared<redis::breaker>(options.breaker, log_breaker_change)) {
     contexts_.reserve(pool.size());
     connections_.reserve(pool.size());
     for (std::size_t i = 0; i < pool.size(); ++i) {

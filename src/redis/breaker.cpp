@@ -1,8 +1,11 @@
 #include "pulsestream/redis/breaker.hpp"
 
+#include <utility>
+
 namespace pulsestream::redis {
 
-breaker::breaker(breaker_options options) : options_(options) {}
+breaker::breaker(breaker_options options, std::function<void(bool open)> on_change)
+    : options_(options), on_change_(std::move(on_change)) {}
 
 bool breaker::allow() {
     if (options_.failure_threshold == 0 ||
@@ -44,10 +47,14 @@ void breaker::on_success() {
         }
         return;
     }
-    std::lock_guard lock(mutex_);
-    failures_.store(0, std::memory_order_relaxed);
-    probe_in_flight_ = false;
-    state_.store(state::closed, std::memory_order_release);
+    state was;
+    {
+        std::lock_guard lock(mutex_);
+        failures_.store(0, std::memory_order_relaxed);
+        probe_in_flight_ = false;
+        was = state_.exchange(state::closed, std::memory_order_acq_rel);
+    }
+    if (was != state::closed && on_change_) on_change_(false);
 }
 
 void breaker::on_failure() {
@@ -62,10 +69,13 @@ void breaker::on_failure() {
         failures_.fetch_add(1, std::memory_order_relaxed) + 1 < options_.failure_threshold) {
         return;
     }
-    std::lock_guard lock(mutex_);
-    if (state_.load(std::memory_order_relaxed) != state::open) {
-        open_locked(clock::now());
+    state was;
+    {
+        std::lock_guard lock(mutex_);
+        was = state_.load(std::memory_order_relaxed);
+        if (was != state::open) open_locked(clock::now());
     }
+    if (was == state::closed && on_change_) on_change_(true);
 }
 
 void breaker::open_locked(clock::time_point now) {

@@ -207,6 +207,19 @@ TEST(redis_breaker, opens_after_consecutive_failures_and_probes_once) {
     EXPECT_TRUE(b.allow());
 }
 
+TEST(redis_breaker, tells_when_it_opens_and_closes_but_not_of_each_failed_probe) {
+    std::vector<bool> changes;
+    redis::breaker b({.failure_threshold = 1, .open_for = 20ms},
+                     [&changes](bool open) { changes.push_back(open); });
+    b.on_failure();
+    ASSERT_TRUE(wait_until([&] { return b.allow(); }, 2s));  // a probe
+    b.on_failure();                                          // fails: open again, unannounced
+    ASSERT_TRUE(wait_until([&] { return b.allow(); }, 2s));
+    b.on_success();
+    b.on_success();
+    EXPECT_EQ(changes, (std::vector<bool>{true, false}));
+}
+
 TEST(redis_breaker, threshold_zero_never_opens) {
     redis::breaker b({.failure_threshold = 0, .open_for = 50ms});
     for (int i = 0; i < 100; ++i) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 
 namespace pulsestream::redis {
@@ -32,7 +33,10 @@ class breaker {
 public:
     enum class state : std::uint8_t { closed, open, half_open };
 
-    explicit breaker(breaker_options options = {});
+    /// `on_change` is told when the breaker opens after being closed (true) and when it closes
+    /// again (false), not of every re-opening after a failed probe: for a log line an operator
+    /// can act on. It is called outside the breaker's lock, on the thread reporting the outcome.
+    explicit breaker(breaker_options options = {}, std::function<void(bool open)> on_change = {});
 
     /// True when a command may be sent now. In half-open state true only for the one probe.
     [[nodiscard]] bool allow();
@@ -52,6 +56,7 @@ private:
     void open_locked(clock::time_point now);
 
     const breaker_options options_;
+    const std::function<void(bool open)> on_change_;
     std::atomic<state> state_{state::closed};
     std::atomic<unsigned> failures_{0};
     std::atomic<std::uint64_t> opened_{0};
