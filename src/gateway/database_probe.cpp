@@ -1,12 +1,12 @@
 #include "pulsestream/gateway/database_probe.hpp"
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <atomic>
 #include <optional>
 #include <pqxx/nontransaction>
 #include <type_traits>
@@ -57,8 +57,7 @@ net::awaitable<void> probe(std::shared_ptr<database_probe::state> state,
 
 }  // namespace
 
-database_probe::database_probe(pg::blocking_pool& pool)
-    : state_(std::make_shared<state>(pool)) {}
+database_probe::database_probe(pg::blocking_pool& pool) : state_(std::make_shared<state>(pool)) {}
 
 net::awaitable<bool> database_probe::reachable(std::chrono::milliseconds deadline) {
     if (state_->probing.exchange(true)) co_return false;  // the last probe is still out

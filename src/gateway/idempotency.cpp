@@ -203,7 +203,8 @@ boost::asio::awaitable<void> idempotency_store::put_back(std::string_view name,
     const auto ttl = (previous && previous->done) ? options_.result_ttl : options_.lock_ttl;
     auto call = put_back_script().call(
         {name, ours, theirs, std::to_string(at_least_one_second(ttl).count())}, 1);
-    auto [ec, reply] = co_await put_back_script().run(redis_.near(executor), call, options_.deadline);
+    auto [ec, reply] =
+        co_await put_back_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     if (ec || reply.is_error()) {
         count_failure(ec, reply.str, "putting back another value");
@@ -212,8 +213,8 @@ boost::asio::awaitable<void> idempotency_store::put_back(std::string_view name,
 }
 
 redis::formatted_command idempotency_store::complete_call(std::string_view name,
-                                                         std::string_view fingerprint,
-                                                         const std::string& value) const {
+                                                          std::string_view fingerprint,
+                                                          const std::string& value) const {
     const auto lock = lock_value(fingerprint);
     const auto result_prefix =
         std::string_view(value).substr(0, done_tag.size() + fingerprint.size() + 1);
@@ -226,7 +227,8 @@ boost::asio::awaitable<void> idempotency_store::compare_and_store(std::string_vi
                                                                   const std::string& value) {
     const auto executor = co_await boost::asio::this_coro::executor;
     auto call = complete_call(name, fingerprint, value);
-    auto [ec, reply] = co_await complete_script().run(redis_.near(executor), call, options_.deadline);
+    auto [ec, reply] =
+        co_await complete_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     // The 202 still goes out; the backlog stores it once Redis answers again, so a retry that
     // finds a lock meanwhile (409) gets the replay afterwards. Storage dedup keeps the event
@@ -250,7 +252,8 @@ boost::asio::awaitable<void> idempotency_store::release(const core::uuid& client
     const redis_key name(client, key);
     const auto lock = lock_value(fingerprint);
     auto call = release_script().call({name.view(), lock}, 1);
-    auto [ec, reply] = co_await release_script().run(redis_.near(executor), call, options_.deadline);
+    auto [ec, reply] =
+        co_await release_script().run(redis_.near(executor), call, options_.deadline);
     metrics_.redis_breaker_open(!redis_.breaker_closed());
     // Until the backlog's release lands, a retry gets 409 with Retry-After.
     if (ec || reply.is_error()) {

@@ -51,9 +51,10 @@ struct idempotency_backlog::state {
         taken = due.size();
         if (dropped != 0) {
             // Once a round, not once a request: in a long outage every request would log.
-            spdlog::warn("idempotency: {} writes waiting for Redis were dropped (backlog full); "
-                         "their locks expire by themselves",
-                         std::exchange(dropped, 0));
+            spdlog::warn(
+                "idempotency: {} writes waiting for Redis were dropped (backlog full); "
+                "their locks expire by themselves",
+                std::exchange(dropped, 0));
         }
         if (writes.empty() && due.empty()) running = false;
         return running;
@@ -97,9 +98,9 @@ net::awaitable<void> retry_loop(std::shared_ptr<idempotency_backlog::state> st,
         for (auto& write : due) {
             const auto now = clock_type::now();
             if (now - write.added > st->options.max_age) {
-                spdlog::warn("idempotency: a write Redis did not take for {} min was given up",
-                             std::chrono::duration_cast<std::chrono::minutes>(now - write.added)
-                                 .count());
+                spdlog::warn(
+                    "idempotency: a write Redis did not take for {} min was given up",
+                    std::chrono::duration_cast<std::chrono::minutes>(now - write.added).count());
                 st->forget();
                 continue;
             }

@@ -12,8 +12,9 @@ namespace {
 /// An outage of Redis is worth a line in the log, not only a metric: when it starts and ends.
 void log_breaker_change(bool open) {
     if (open) {
-        spdlog::warn("Redis does not answer: circuit breaker open, failing open (auth from the "
-                     "caches and PostgreSQL, no edge idempotency) until it does");
+        spdlog::warn(
+            "Redis does not answer: circuit breaker open, failing open (auth from the "
+            "caches and PostgreSQL, no edge idempotency) until it does");
     } else {
         spdlog::info("Redis answers again: circuit breaker closed");
     }

@@ -17,7 +17,8 @@ namespace {
 std::string_view target_of(const request& req) {
     std::string_view target(req.target().data(), req.target().size());
     for (const std::string_view scheme : {"http://", "https://"}) {
-        if (target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
+        if (target.size() > scheme.size() &&
+            beast::iequals(target.substr(0, scheme.size()), scheme)) {
             const auto path = target.find_first_of("/?", scheme.size());
             if (path == std::string_view::npos) return "/";
             return target.substr(path);

@@ -6,9 +6,8 @@ namespace pulsestream::http {
 
 namespace bhttp = beast::http;
 
-std::optional<std::string> framing_problem(
-    const bhttp::request_parser<bhttp::string_body>& parser,
-    std::span<const std::string> single_value_fields) {
+std::optional<std::string> framing_problem(const bhttp::request_parser<bhttp::string_body>& parser,
+                                           std::span<const std::string> single_value_fields) {
     const request& req = parser.get();
     if (req.count(bhttp::field::transfer_encoding) != 0) {
         if (req.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
