@@ -95,12 +95,10 @@ net::awaitable<void> retry_loop(std::shared_ptr<idempotency_backlog::state> st,
         due.clear();
         if (!st->take_due(due)) co_return;
         bool redis_answers = true;
+        std::size_t given_up = 0;
         for (auto& write : due) {
-            const auto now = clock_type::now();
-            if (now - write.added > st->options.max_age) {
-                spdlog::warn(
-                    "idempotency: a write Redis did not take for {} min was given up",
-                    std::chrono::duration_cast<std::chrono::minutes>(now - write.added).count());
+            if (clock_type::now() - write.added > st->options.max_age) {
+                ++given_up;
                 st->forget();
                 continue;
             }
@@ -116,6 +114,11 @@ net::awaitable<void> retry_loop(std::shared_ptr<idempotency_backlog::state> st,
             write.next_try = clock_type::now() +
                              (write.runs == 1 ? st->options.settle : st->options.retry_interval);
             st->keep(std::move(write));
+        }
+        if (given_up != 0) {
+            spdlog::warn(
+                "idempotency: {} writes Redis did not take within {} min were given up", given_up,
+                std::chrono::duration_cast<std::chrono::minutes>(st->options.max_age).count());
         }
     }
 }
