@@ -16,6 +16,7 @@ namespace {
 /// must accept, RFC 9112 §3.2.2) loses its scheme and authority.
 std::string_view target_of(const request& req) {
     std::string_view target(req.target().data(), req.target().size());
+    if (target.starts_with('/')) return target;  // origin form: nearly every request
     for (const std::string_view scheme : {"http://", "https://"}) {
         if (target.size() > scheme.size() &&
             beast::iequals(target.substr(0, scheme.size()), scheme)) {
