@@ -7,12 +7,15 @@
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine. Each run prints wrk's
 # RESULT line, then the CPU time each process used per request.
 # Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
-#        (env: BENCH_BIN, SLICES)
+#        (env: BENCH_BIN, SLICES, BROKERS)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
 # SLICES=n (default 1): the trivial server and the single-event gateway take turns n times,
 #   seconds/n each, so a machine whose speed drifts during the run weighs on both alike; a SHARE
 #   line then gives each one's rate over all its slices and the gateway's share of the trivial
 #   server's. Batches still run once for the full seconds.
+# BROKERS=n (default 1): brokers of the devbroker. One is what docker-compose.yml deploys (a
+#   single Redpanda node); with 3 the 8 partitions' leaders are spread over three brokers and the
+#   producer keeps a connection, a thread and a produce request per linger for each.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 seconds=${1:-20}
@@ -21,6 +24,11 @@ batch=${3:-100}
 slices=${SLICES:-1}
 if ! [[ $slices =~ ^[1-9][0-9]*$ ]]; then
     echo "bench: SLICES must be a whole number of at least 1, not '$slices'" >&2
+    exit 2
+fi
+brokers=${BROKERS:-1}
+if ! [[ $brokers =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench: BROKERS must be a whole number of at least 1, not '$brokers'" >&2
     exit 2
 fi
 slice_seconds=$((seconds / slices))
@@ -37,7 +45,7 @@ state=$root/build/bench-gateway
 # shellcheck source=tools/bench/common.sh
 source "$root/tools/bench/common.sh"
 start_services
-start_devbroker
+start_devbroker --brokers "$brokers"
 
 trivial_port=$(free_port)
 "$bin/tools/bench/pulsestream-bench-trivial-server" "$trivial_port" >"$state/trivial.log" 2>&1 &
@@ -85,6 +93,7 @@ add_to_totals() {  # case
 }
 
 machine_line
+echo "# devbroker: $brokers broker(s), metrics.raw with 8 partitions"
 if [ "$slices" -eq 1 ]; then
     echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
     run trivial "$trivial_port" "$trivial_pid" 0 "$seconds" 1
