@@ -33,6 +33,7 @@ constexpr std::array<error_info, table_size> table{{
     {400, "malformed_request", "Malformed HTTP request", 0},
     {431, "header_too_large", "Request headers are too large", 0},
     {426, "upgrade_required", "This endpoint speaks WebSocket only", 0},
+    {408, "request_timeout", "The request body did not arrive in time", 0},
     {500, "internal_error", "Internal server error", 0},
 }};
 

@@ -189,9 +189,7 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     if (encoding == body_encoding::unsupported) co_return reject(errc::unsupported_media_type);
 
     if (const auto ec = co_await ex.read_body()) {
-        // Anything else is a body that broke off or a bad chunk: the framing, not the JSON.
-        co_return reject(ec == bhttp::error::body_limit ? errc::payload_too_large
-                                                        : errc::malformed_request);
+        co_return reject(http::exchange::body_failure(ec));
     }
     std::string body;
     if (encoding == body_encoding::gzip) {

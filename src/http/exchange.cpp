@@ -1,6 +1,7 @@
 #include "pulsestream/http/exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -27,6 +28,37 @@ std::string_view target_of(const request& req) {
     }
     return target;
 }
+
+/// The body timeout. Not the stream's own timer: that one closes the socket, and a client whose
+/// body stalls should still get its 408. On expiry the read is cancelled, the socket stays open.
+class body_deadline {
+public:
+    body_deadline(beast::tcp_stream& stream, std::chrono::milliseconds timeout)
+        : timer_(stream.get_executor(), timeout), state_(std::make_shared<state>()) {
+        stream.expires_never();
+        timer_.async_wait([state = state_, &stream](const boost::system::error_code& ec) {
+            // `reading` is cleared before the timer goes, on the same strand: a wait that had
+            // already completed when the read finished must not touch the stream.
+            if (ec || !state->reading) return;
+            state->expired = true;
+            boost::system::error_code ignored;
+            stream.socket().cancel(ignored);
+        });
+    }
+    ~body_deadline() { state_->reading = false; }
+    body_deadline(const body_deadline&) = delete;
+    body_deadline& operator=(const body_deadline&) = delete;
+
+    [[nodiscard]] bool expired() const { return state_->expired; }
+
+private:
+    struct state {
+        bool reading = true;
+        bool expired = false;
+    };
+    boost::asio::steady_timer timer_;
+    std::shared_ptr<state> state_;
+};
 
 }  // namespace
 
@@ -56,7 +88,7 @@ boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
         co_return beast::http::error::body_limit;
     }
     parser_.body_limit(body_limit_);  // chunked bodies are checked as they arrive
-    stream_.expires_after(body_timeout_);
+    body_deadline deadline(stream_, body_timeout_);
     if (message().version() >= 11 &&
         beast::iequals(message()[beast::http::field::expect], "100-continue")) {
         // Clients such as curl wait for this before sending a large body; it is sent only now,
@@ -75,9 +107,15 @@ boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
     auto [ec, bytes] = co_await beast::http::async_read(
         stream_, buffer_, parser_, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)bytes;
-    stream_.expires_never();
+    if (deadline.expired()) ec = beast::error::timeout;
     if (ec) failed_ = true;
     co_return ec;
+}
+
+core::errc exchange::body_failure(const boost::system::error_code& ec) {
+    if (ec == beast::http::error::body_limit) return core::errc::payload_too_large;
+    if (ec == beast::error::timeout) return core::errc::request_timeout;
+    return core::errc::malformed_request;
 }
 
 }  // namespace pulsestream::http

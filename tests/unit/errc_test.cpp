@@ -37,6 +37,7 @@ constexpr row expected_rows[] = {
     {errc::malformed_request, 400, "malformed_request", 0},
     {errc::header_too_large, 431, "header_too_large", 0},
     {errc::upgrade_required, 426, "upgrade_required", 0},
+    {errc::request_timeout, 408, "request_timeout", 0},
     {errc::internal_error, 500, "internal_error", 0},
 };
 

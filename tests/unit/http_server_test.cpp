@@ -67,9 +67,7 @@ protected:
                 co_return pulsestream::http::error_response(pulsestream::core::errc::missing_api_key);
             }
             if (auto ec = co_await ex.read_body()) {
-                co_return pulsestream::http::error_response(
-                    ec == bhttp::error::body_limit ? pulsestream::core::errc::payload_too_large
-                                                   : pulsestream::core::errc::invalid_json);
+                co_return pulsestream::http::error_response(exchange::body_failure(ec));
             }
             co_return pulsestream::http::json_response(200, ex.take_body());
         });
@@ -323,6 +321,21 @@ TEST_F(http_server_test, an_idle_connection_is_closed_after_the_idle_timeout) {
     client c(server_->port());
     c.write_raw("GET /health HTTP/1.1\r\n");  // a slowloris never finishes its header
     const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(http_server_test, a_body_that_stalls_gets_a_json_408_and_a_close) {
+    pulsestream::http::server_options options;
+    options.body_timeout = 200ms;
+    start(options);
+    client c(server_->port());
+    c.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{\"a\"");
+    const auto started = std::chrono::steady_clock::now();
+    auto res = c.receive();
+    EXPECT_EQ(res.result_int(), 408);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "request_timeout");
+    EXPECT_FALSE(res.keep_alive());
     EXPECT_TRUE(c.closed_by_server());
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
 }

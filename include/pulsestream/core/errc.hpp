@@ -35,6 +35,7 @@ enum class errc : int {
     malformed_request,
     header_too_large,
     upgrade_required,
+    request_timeout,
     internal_error,
 };
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "pulsestream/core/errc.hpp"
 #include "pulsestream/http/connection_slot.hpp"
 
 namespace pulsestream::http {
@@ -63,9 +64,14 @@ public:
     [[nodiscard]] std::string_view query() const;
 
     /// Reads the whole body, bounded by the server's body limit and body timeout.
-    /// Errors: beast::http::error::body_limit when the body is larger than the limit; any read
-    /// error or timeout (the connection is then closed after the response).
+    /// Errors: beast::http::error::body_limit when the body is larger than the limit;
+    /// beast::error::timeout when it did not arrive within the body timeout (the socket stays
+    /// open, so the handler's answer still reaches the client); any read error. After an error
+    /// the connection is closed after the response. body_failure() names the answer.
     boost::asio::awaitable<boost::system::error_code> read_body();
+    /// The status-table row for a read_body() error: 413 payload_too_large, 408
+    /// request_timeout, or 400 malformed_request (a body that broke off, a bad chunk).
+    [[nodiscard]] static core::errc body_failure(const boost::system::error_code& ec);
     /// The body read by read_body().
     [[nodiscard]] const std::string& body() const { return parser_.get().body(); }
     /// Moves the body out (after read_body()).
