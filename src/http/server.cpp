@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "pulsestream/http/http_date.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/http/request_framing.hpp"
 
@@ -100,6 +101,7 @@ bool is_quiet_close(const boost::system::error_code& ec) {
 response malformed_request_response(const boost::system::error_code& ec) {
     auto res = error_response(ec == bhttp::error::header_limit ? core::errc::header_too_large
                                                                : core::errc::malformed_request);
+    res.set(bhttp::field::date, current_http_date());
     res.keep_alive(false);
     res.prepare_payload();
     return res;
@@ -110,6 +112,7 @@ response ambiguous_request_response(unsigned version, const std::string& problem
     const auto e = core::errc::malformed_request;
     auto res = json_response(core::describe(e).http_status, core::error_body(e, {}, problem));
     res.version(version);
+    res.set(bhttp::field::date, current_http_date());
     res.keep_alive(false);
     res.prepare_payload();
     return res;
@@ -130,6 +133,7 @@ net::awaitable<response> answer(server::state& st, exchange& ex) {
     }
     if (threw) res = internal_error_response();
     res.version(ex.message().version());
+    res.set(bhttp::field::date, current_http_date());
     res.keep_alive(ex.message().keep_alive() && ex.reusable() && !st.draining.load());
     res.prepare_payload();
     st.observer->on_request_finished(ex, res.result_int(),

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "pulsestream/http/gzip.hpp"
+#include "pulsestream/http/http_date.hpp"
 #include "support/gzip.hpp"
 #include "support/http_client.hpp"
 #include "support/wait.hpp"
@@ -189,6 +190,27 @@ TEST_F(http_server_test, expect_100_continue_is_answered_before_the_body) {
     auto res = c.receive();
     EXPECT_EQ(res.result_int(), 200);
     EXPECT_EQ(res.body(), "{}");
+}
+
+TEST_F(http_server_test, answers_carry_a_date_even_when_the_request_was_not_http) {
+    start();
+    const auto date_of_now = [] {
+        return pulsestream::http::format_http_date(std::chrono::system_clock::now());
+    };
+    const auto is_recent = [&](std::string_view date, const std::string& before) {
+        return date == before || date == date_of_now();
+    };
+    client c(server_->port());
+    auto before = date_of_now();
+    auto res = c.send(make_request(bhttp::verb::get, "/health"));
+    EXPECT_TRUE(is_recent(res[bhttp::field::date], before)) << res[bhttp::field::date];
+
+    client bad(server_->port());
+    before = date_of_now();
+    bad.write_raw("THIS IS NOT HTTP\r\n\r\n");
+    res = bad.receive();
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_TRUE(is_recent(res[bhttp::field::date], before)) << res[bhttp::field::date];
 }
 
 TEST_F(http_server_test, malformed_http_gets_a_json_400_and_a_close) {
