@@ -8,6 +8,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <optional>
 
 namespace pulsestream::http {
 
@@ -88,7 +89,11 @@ boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
         co_return beast::http::error::body_limit;
     }
     parser_.body_limit(body_limit_);  // chunked bodies are checked as they arrive
-    body_deadline deadline(stream_, body_timeout_);
+    // Nearly every small body came in with its header: then the read below does no I/O and
+    // needs no timer.
+    std::optional<body_deadline> deadline;
+    if (!declared || buffer_.size() < *declared) deadline.emplace(stream_, body_timeout_);
+    const auto expired = [&deadline] { return deadline && deadline->expired(); };
     if (message().version() >= 11 &&
         beast::iequals(message()[beast::http::field::expect], "100-continue")) {
         // Clients such as curl wait for this before sending a large body; it is sent only now,
@@ -101,13 +106,13 @@ boost::asio::awaitable<boost::system::error_code> exchange::read_body() {
         (void)written;
         if (write_ec) {
             failed_ = true;
-            co_return write_ec;
+            co_return expired() ? beast::error::timeout : write_ec;
         }
     }
     auto [ec, bytes] = co_await beast::http::async_read(
         stream_, buffer_, parser_, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)bytes;
-    if (deadline.expired()) ec = beast::error::timeout;
+    if (expired()) ec = beast::error::timeout;
     if (ec) failed_ = true;
     co_return ec;
 }
