@@ -235,7 +235,7 @@ batch_loop::outcome batch_loop::check_write(in_flight& f, pg::write_report& repo
     auto result = f.result.get();
     last_db_check_ = clock::now();
     if (!result) {
-        health_.database(false);
+        database_usable(false);
         spdlog::warn(
             "database write failed, batch of {} records rolled back and retried in {} ms: "
             "{}{}{}",
@@ -244,7 +244,7 @@ batch_loop::outcome batch_loop::check_write(in_flight& f, pg::write_report& repo
         return outcome::transient;
     }
     metrics_.db_write(last_db_check_ - f.started);
-    health_.database(true);
+    database_usable(true);
     report = std::move(*result);
     metrics_.rows(report.inserted, report.duplicates);
     spdlog::debug("batch of {} records: {} inserted, {} duplicates, {} refused",
@@ -372,13 +372,13 @@ void batch_loop::maintain() {
     const auto now = clock::now();
     last_db_check_ = now;
     if (result) {
-        health_.database(true);
+        database_usable(true);
         next_maintenance_ = now + options_.maintenance_interval;
         spdlog::debug("partitions ensured ({} days ahead, retention {} days)",
                       options_.partitions_ahead, options_.retention_days);
         return;
     }
-    health_.database(false);
+    database_usable(false);
     next_maintenance_ = now + options_.maintenance_retry;
     spdlog::warn(
         "partition maintenance failed, retrying in {} s: {}",
@@ -391,8 +391,22 @@ void batch_loop::idle_ping() {
     if (now - last_db_check_ < options_.idle_ping_interval) return;
     last_db_check_ = now;
     const auto result = writer_.ping();
-    health_.database(static_cast<bool>(result));
+    database_usable(static_cast<bool>(result));
     if (!result) spdlog::warn("database unavailable: {}", result.error().message);
+}
+
+void batch_loop::database_usable(bool usable) {
+    health_.database(usable);
+    if (!usable) {
+        if (!database_failing_since_) database_failing_since_ = clock::now();
+        return;
+    }
+    if (!database_failing_since_) return;
+    // Every failure was logged as a warning; without this line the log never says it ended.
+    const auto failing = std::chrono::duration_cast<std::chrono::milliseconds>(
+        clock::now() - *database_failing_since_);
+    spdlog::info("database usable again, after {:.1f} s of failures", failing.count() / 1000.0);
+    database_failing_since_.reset();
 }
 
 void batch_loop::update_lag() {

@@ -32,6 +32,7 @@
 #include "pulsestream/devbroker/mock_cluster.hpp"
 #include "pulsestream/kafka/handles.hpp"
 #include "pulsestream/kafka/producer.hpp"
+#include "support/log_capture.hpp"
 #include "support/postgres_instance.hpp"
 #include "support/postgres_suite.hpp"
 #include "support/services.hpp"
@@ -43,6 +44,7 @@ using namespace std::chrono_literals;
 using pulsestream::core::event;
 using pulsestream::devbroker::mock_cluster;
 using pulsestream::kafka::header_list;
+using pulsestream::test_support::log_capture;
 using pulsestream::test_support::postgres_instance;
 using pulsestream::test_support::postgres_suite;
 using pulsestream::test_support::service_gate;
@@ -486,6 +488,7 @@ TEST_F(consumer_pipeline, offsets_stay_behind_database_commits_while_the_next_ba
 TEST_F(consumer_pipeline,
        original_defect_2_database_outage_under_load_loses_nothing_and_dlqs_nothing) {
     auto app = start_consumer();
+    const log_capture log([&] { app.reset(); });  // the app's threads log until it is gone
     std::atomic<bool> stop{false};
     std::atomic<int> produced{0};
     std::thread load = produce_in_background(stop, produced, 99, 50, 20ms);
@@ -525,6 +528,8 @@ TEST_F(consumer_pipeline,
     EXPECT_EQ(rows(), total);
     EXPECT_EQ(end_offset(dlq_topic_, 0), 0);  // nothing dead-lettered
     EXPECT_TRUE(wait_until([&] { return app->health().ready(); }, 15s));
+    // Each failure was a warning; the end of the outage is one line too.
+    EXPECT_EQ(log.lines_starting("database usable again, after "), 1U);
     app->shutdown(20s);
 }
 

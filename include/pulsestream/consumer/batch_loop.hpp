@@ -137,6 +137,8 @@ private:
     void back_off();
     void maintain();
     void idle_ping();
+    /// Readiness follows every database attempt; the first success after failures is logged.
+    void database_usable(bool usable);
     void update_lag();
     void on_assigned(std::span<const std::int32_t> partitions);
     void on_revoked(std::span<const std::int32_t> partitions, bool lost);
@@ -162,6 +164,7 @@ private:
     std::chrono::steady_clock::time_point next_maintenance_{};
     std::chrono::steady_clock::time_point last_db_check_{};
     std::chrono::steady_clock::time_point last_lag_update_{};
+    std::optional<std::chrono::steady_clock::time_point> database_failing_since_;
 
     std::atomic<bool> stop_{false};
     std::mutex stop_mutex_;
