@@ -259,7 +259,12 @@ net::awaitable<boost::system::error_code> ingest::produce(std::vector<kafka::mes
     const auto started = std::chrono::steady_clock::now();
     const auto [ec, deliveries] = co_await producer_.async_produce_all(
         options_.topic, std::move(messages), options_.produce_timeout, use_tuple);
-    if (!ec) metrics_.broker_ack(std::chrono::steady_clock::now() - started);
+    if (ec) {
+        outage_.failed(ec.message());
+    } else {
+        metrics_.broker_ack(std::chrono::steady_clock::now() - started);
+        outage_.acknowledged();
+    }
     co_return ec;
 }
 

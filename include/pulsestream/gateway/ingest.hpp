@@ -15,6 +15,7 @@
 
 #include "pulsestream/core/errc.hpp"
 #include "pulsestream/core/event.hpp"
+#include "pulsestream/gateway/produce_outage.hpp"
 #include "pulsestream/http/exchange.hpp"
 
 namespace pulsestream::kafka {
@@ -64,6 +65,7 @@ private:
     kafka::producer& producer_;
     stream_publisher& stream_;
     metrics::gateway_metrics& metrics_;
+    produce_outage outage_;
 };
 
 }  // namespace pulsestream::gateway
