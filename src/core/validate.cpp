@@ -635,14 +635,34 @@ record_result event_sax::take_record_result() {
 
 }  // namespace
 
+namespace {
+
+// nlohmann's lexer takes a NUL byte for the end of the input, so "{…}\0anything" would parse as
+// the object alone. No JSON text holds a raw NUL (in a string it must be escaped): refused first.
+std::optional<std::size_t> raw_nul(std::string_view text) {
+    const auto at = text.find('\0');
+    if (at == std::string_view::npos) return std::nullopt;
+    return at + 1;  // counted like nlohmann's positions: bytes read up to and including it
+}
+
+}  // namespace
+
 parse_result parse_events(std::string_view body, const validation_rules& rules,
                           std::int64_t now_ms) {
+    if (const auto at = raw_nul(body)) {
+        return parse_failure{
+            errc::invalid_json, {}, "Invalid JSON near byte " + std::to_string(*at)};
+    }
     event_sax handler(mode::request, rules, now_ms);
     json::sax_parse(body.begin(), body.end(), &handler);
     return handler.take_request_result();
 }
 
 record_result parse_kafka_value(std::string_view value, const validation_rules& rules) {
+    if (const auto at = raw_nul(value)) {
+        return record_failure{record_error_class::parse,
+                              "invalid JSON near byte " + std::to_string(*at)};
+    }
     if (auto e = parse_canonical_kafka_value(value, rules)) return std::move(*e);
     event_sax handler(mode::record, rules, 0);
     json::sax_parse(value.begin(), value.end(), &handler);

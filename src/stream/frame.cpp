@@ -80,6 +80,9 @@ std::optional<event_frame> frame_of(std::string_view element) {
 }  // namespace
 
 std::optional<frame_batch> split_message(std::string_view message) {
+    // nlohmann would read a raw NUL as the end of an element and keep the bytes after it in the
+    // frame; no JSON text holds one.
+    if (message.find('\0') != std::string_view::npos) return std::nullopt;
     auto elements = top_level_elements(message);
     if (!elements) return std::nullopt;
     frame_batch frames;

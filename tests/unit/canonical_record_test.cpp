@@ -218,6 +218,13 @@ TEST(CanonicalRecord, KeepsTheMetadataLimitsAndRefusesDuplicateKeys) {
     EXPECT_FALSE(parse_kafka_value(duplicate, fuzz_rules).has_value()) << duplicate;
 }
 
+TEST(CanonicalRecord, ARecordWithARawNulIsAParseFailure) {
+    const std::string value = to_kafka_value(gateway_event()) + std::string("\0junk", 5);
+    const auto result = parse_kafka_value(value, fuzz_rules);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().error_class, record_error_class::parse);
+}
+
 bool plain_ascii(std::string_view value) {
     return std::none_of(value.begin(), value.end(),
                         [](char c) { return c == '\\' || static_cast<unsigned char>(c) > 0x7FU; });

@@ -250,6 +250,17 @@ TEST(ParseEvents, MalformedJson) {
     }
 }
 
+// nlohmann's lexer alone reads a NUL byte as the end of the input: "{…}\0junk" parsed as the
+// object and the junk was never looked at.
+TEST(ParseEvents, ARawNulAnywhereIsInvalidJson) {
+    const std::string event = valid_event().dump();
+    for (const std::string& body : {event + std::string("\0", 1), event + std::string("\0{junk", 6),
+                                    "[" + event + std::string("]\0]", 3)}) {
+        const auto f = failure(parse(body), errc::invalid_json);
+        EXPECT_EQ(f.message, "Invalid JSON near byte " + std::to_string(body.find('\0') + 1));
+    }
+}
+
 TEST(ParseEvents, BodyMustBeObjectOrArray) {
     for (std::string_view body : {"42", "\"x\"", "null", "true", "-1.5"}) {
         const auto errs = errors(parse(body));
