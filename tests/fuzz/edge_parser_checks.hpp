@@ -18,15 +18,13 @@
 //     the frame's. When the input is a JSON array, the frames are exactly its elements that are
 //     objects with string deviceId and eventType, in order and with their exact bytes.
 
-#include <zlib.h>
-
 #include <cstddef>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 
+#include "../support/gzip.hpp"
 #include "event_parser_checks.hpp"
 #include "pulsestream/core/errc.hpp"
 #include "pulsestream/core/uuid.hpp"
@@ -42,24 +40,6 @@ using json = nlohmann::json;
 inline constexpr std::size_t gunzip_limit = 4096;
 inline constexpr std::size_t query_max_values = 4;
 
-/// `data` as one gzip member (zlib's deflate with a gzip wrapper), or nullopt if zlib fails.
-inline std::optional<std::string> gzip(std::string_view data) {
-    z_stream z{};
-    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        return std::nullopt;
-    }
-    std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z.avail_in = static_cast<uInt>(data.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    const int rc = deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) return std::nullopt;
-    return out;
-}
-
 inline void check_gunzip(std::string_view input, const report_fn& fail) {
     const auto inflated = http::gunzip(input, gunzip_limit);
     if (inflated) {
@@ -69,19 +49,15 @@ inline void check_gunzip(std::string_view input, const report_fn& fail) {
         fail("gunzip failed with an unexpected error: " + inflated.error().message());
     }
 
-    const auto packed = gzip(input);
-    if (!packed) {
-        fail("zlib could not compress the input");
-        return;
-    }
-    const auto back = http::gunzip(*packed, input.size());
+    const auto packed = test_support::gzip_bytes(input);
+    const auto back = http::gunzip(packed, input.size());
     if (!back) {
         fail("gunzip refused a valid gzip member: " + back.error().message());
     } else if (*back != input) {
         fail("gunzip changed the bytes of a valid gzip member");
     }
     if (!input.empty()) {
-        const auto short_limit = http::gunzip(*packed, input.size() - 1);
+        const auto short_limit = http::gunzip(packed, input.size() - 1);
         if (short_limit || short_limit.error() != core::errc::payload_too_large) {
             fail("gunzip with a limit one byte short was not payload_too_large");
         }
