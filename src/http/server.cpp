@@ -97,14 +97,19 @@ bool is_quiet_close(const boost::system::error_code& ec) {
            ec == net::error::connection_reset || ec == bhttp::error::partial_message;
 }
 
-/// Malformed HTTP gets a short JSON answer before the connection closes, never a silent drop.
-response malformed_request_response(const boost::system::error_code& ec) {
-    auto res = error_response(ec == bhttp::error::header_limit ? core::errc::header_too_large
-                                                               : core::errc::malformed_request);
+/// `res` as the last response of its connection, with the fields every response carries.
+response closing(response res) {
     res.set(bhttp::field::date, current_http_date());
     res.keep_alive(false);
     res.prepare_payload();
     return res;
+}
+
+/// Malformed HTTP gets a short JSON answer before the connection closes, never a silent drop.
+response malformed_request_response(const boost::system::error_code& ec) {
+    return closing(error_response(ec == bhttp::error::header_limit
+                                      ? core::errc::header_too_large
+                                      : core::errc::malformed_request));
 }
 
 /// A header that parsed but could be read two ways (request_framing.hpp).
@@ -112,10 +117,7 @@ response ambiguous_request_response(unsigned version, const std::string& problem
     const auto e = core::errc::malformed_request;
     auto res = json_response(core::describe(e).http_status, core::error_body(e, {}, problem));
     res.version(version);
-    res.set(bhttp::field::date, current_http_date());
-    res.keep_alive(false);
-    res.prepare_payload();
-    return res;
+    return closing(std::move(res));
 }
 
 response internal_error_response() { return error_response(core::errc::internal_error); }
