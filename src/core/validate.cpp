@@ -633,10 +633,6 @@ record_result event_sax::take_record_result() {
     return std::move(*record_);
 }
 
-}  // namespace
-
-namespace {
-
 // nlohmann's lexer takes a NUL byte for the end of the input, so "{…}\0anything" would parse as
 // the object alone. No JSON text holds a raw NUL (in a string it must be escaped): refused first.
 std::optional<std::size_t> raw_nul(std::string_view text) {
