@@ -38,8 +38,8 @@ public:
         : timer_(stream.get_executor(), timeout), state_(std::make_shared<state>()) {
         stream.expires_never();
         timer_.async_wait([state = state_, &stream](const boost::system::error_code& ec) {
-            // `reading` is cleared before the timer goes, on the same strand: a wait that had
-            // already completed when the read finished must not touch the stream.
+            // The destructor clears `reading` before the timer cancels the wait: a wait that had
+            // already completed (its handler queued) when the read finished leaves the stream be.
             if (ec || !state->reading) return;
             state->expired = true;
             boost::system::error_code ignored;
