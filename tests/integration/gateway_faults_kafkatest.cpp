@@ -170,7 +170,7 @@ TEST_F(gateway_faults, a_broker_outage_reaches_spdlog_once_at_its_start_and_once
     EXPECT_TRUE(wait_until(
         [&] {
             return post(event_json(fresh_uuid()), fresh_uuid()).result_int() == 202 &&
-                   log.lines_starting("kafka: the broker acknowledges again; 2 requests") == 1;
+                   log.lines_starting("kafka: the broker acknowledges again; ") == 1;
         },
         30s, 200ms));
     EXPECT_EQ(log.lines_starting("kafka: a produce request got no acknowledgement"), 1U);
