@@ -13,31 +13,34 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 
 namespace pulsestream::gateway {
 
 class produce_outage {
 public:
-    explicit produce_outage(std::chrono::milliseconds quiet = std::chrono::seconds(2))
-        : quiet_ns_(std::chrono::nanoseconds(quiet).count()) {}
+    using clock = std::chrono::steady_clock;
+
+    explicit produce_outage(clock::duration quiet = std::chrono::seconds(2)) : quiet_(quiet) {}
 
     /// A request got no acknowledgement (its 503 is on its way); `reason` as the error says it.
     void failed(std::string_view reason);
     /// A request was acknowledged: ends the outage if one is going on and has gone quiet.
     void acknowledged() {
-        // One relaxed load on the request path when all is well.
+        // One relaxed load on the request path when all is well; the rest is under the mutex.
         if (failing_.load(std::memory_order_relaxed)) try_end();
     }
 
 private:
     void try_end();
 
-    const std::int64_t quiet_ns_;
-    std::atomic<bool> failing_{false};
-    std::atomic<std::int64_t> since_ns_{0};         // steady clock: the outage's first failure
-    std::atomic<std::int64_t> last_failure_ns_{0};  // steady clock
-    std::atomic<std::uint64_t> failures_{0};        // in the current outage
+    const clock::duration quiet_;
+    std::atomic<bool> failing_{false};  // written only under mutex_
+    std::mutex mutex_;                  // taken only on a 503 or during an outage
+    clock::time_point since_;           // the outage's first failure
+    clock::time_point last_failure_;
+    std::uint64_t failures_ = 0;  // in the current outage
 };
 
 }  // namespace pulsestream::gateway
