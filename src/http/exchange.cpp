@@ -36,7 +36,7 @@ class body_deadline {
 public:
     body_deadline(beast::tcp_stream& stream, std::chrono::milliseconds timeout)
         : timer_(stream.get_executor(), timeout), state_(std::make_shared<state>()) {
-        stream.expires_never();
+        // The stream's own timer is off: the server clears it before the handler runs.
         timer_.async_wait([state = state_, &stream](const boost::system::error_code& ec) {
             // The destructor clears `reading` before the timer cancels the wait: a wait that had
             // already completed (its handler queued) when the read finished leaves the stream be.
