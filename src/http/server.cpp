@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -97,6 +98,30 @@ bool is_quiet_close(const boost::system::error_code& ec) {
            ec == net::error::connection_reset || ec == bhttp::error::partial_message;
 }
 
+/// Reads a request's header: a new connection's within the header timeout; a keep-alive
+/// connection's next one within the idle timeout for its first bytes, then the header timeout
+/// for the rest, so that a client keeping a connection open between requests is not thereby
+/// allowed to dribble a header for as long. Bytes of a pipelined request already buffered
+/// count as arrived.
+net::awaitable<boost::system::error_code> read_header(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    bhttp::request_parser<bhttp::string_body>& parser, const server_options& opt, bool first) {
+    if (!first && buffer.size() == 0) {
+        stream.expires_after(opt.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(
+            buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
+        if (ec) co_return ec;
+        buffer.commit(n);
+        // A whole header usually comes in one segment: parsed here, no second read.
+        boost::system::error_code parse_ec;
+        buffer.consume(parser.put(buffer.data(), parse_ec));
+        if (parse_ec != bhttp::error::need_more) co_return parse_ec;
+    }
+    stream.expires_after(opt.header_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+    co_return ec;
+}
+
 /// `res` as the last response of its connection, with the fields every response carries.
 response closing(response res) {
     res.set(bhttp::field::date, current_http_date());
@@ -161,9 +186,7 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
         // The body limit is applied by exchange::read_body(): a too-large Content-Length must
         // not answer 413 before the handler had its say on the header (401 comes first).
         parser.body_limit(boost::none);
-        stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
-        if (ec) {
+        if (const auto ec = co_await read_header(stream, buffer, parser, opt, first)) {
             if (!is_quiet_close(ec)) {
                 stream.expires_after(opt.write_timeout);
                 auto res = malformed_request_response(ec);

@@ -223,6 +223,17 @@ TEST_F(http_server_test, malformed_http_gets_a_json_400_and_a_close) {
     EXPECT_TRUE(c.closed_by_server());
 }
 
+TEST_F(http_server_test, a_malformed_second_request_on_a_keep_alive_connection_gets_the_same_400) {
+    start();
+    client c(server_->port());
+    EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    c.write_raw("THIS IS NOT HTTP\r\n\r\n");
+    auto res = c.receive();
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["code"], "malformed_request");
+    EXPECT_TRUE(c.closed_by_server());
+}
+
 TEST_F(http_server_test, oversized_headers_get_431) {
     pulsestream::http::server_options options;
     options.header_limit = 1024;
@@ -230,8 +241,11 @@ TEST_F(http_server_test, oversized_headers_get_431) {
     client c(server_->port());
     auto req = make_request(bhttp::verb::get, "/health");
     req.set("x-padding", std::string(4096, 'p'));
-    auto res = c.send(req);
-    EXPECT_EQ(res.result_int(), 431);
+    EXPECT_EQ(c.send(req).result_int(), 431);
+
+    client keep_alive(server_->port());  // the same limit on a keep-alive's next request
+    EXPECT_EQ(keep_alive.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    EXPECT_EQ(keep_alive.send(req).result_int(), 431);
 }
 
 // RFC 9112 §6.3: a body whose length the server cannot know must not be read as the next
@@ -345,6 +359,41 @@ TEST_F(http_server_test, an_idle_connection_is_closed_after_the_idle_timeout) {
     const auto started = std::chrono::steady_clock::now();
     EXPECT_TRUE(c.closed_by_server());
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(http_server_test, a_keep_alive_request_whose_header_stalls_gets_the_header_timeout) {
+    pulsestream::http::server_options options;
+    options.header_timeout = 200ms;
+    options.idle_timeout = 30s;  // far beyond the test's bound: only the header timeout fits
+    start(options);
+    client c(server_->port());
+    EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    c.write_raw("GET /health HTTP/1.1\r\n");  // the next request's header never ends
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(http_server_test, a_keep_alive_request_whose_header_comes_in_two_parts_is_answered) {
+    start();
+    client c(server_->port());
+    EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    c.write_raw("GET /health HTTP/1.1\r\n");
+    std::this_thread::sleep_for(50ms);  // so that the server reads the first part on its own
+    c.write_raw("Host: x\r\n\r\n");
+    EXPECT_EQ(c.receive().result_int(), 200);
+}
+
+TEST_F(http_server_test, a_keep_alive_connection_may_wait_for_its_next_request_until_idle) {
+    pulsestream::http::server_options options;
+    options.header_timeout = 100ms;
+    options.idle_timeout = 30s;
+    start(options);
+    client c(server_->port());
+    EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
+    // Quiet for several header timeouts: the idle timeout, not the header's, bounds this wait.
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
 }
 
 TEST_F(http_server_test, a_body_that_stalls_gets_a_json_408_and_a_close) {

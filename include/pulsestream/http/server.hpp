@@ -26,8 +26,10 @@ struct server_options {
     std::size_t max_connections = 10'000;
     std::uint32_t header_limit = 16 * 1024;
     std::uint64_t body_limit = 1024 * 1024;  ///< bytes on the wire (before any decompression)
-    std::chrono::milliseconds header_timeout{10'000};  ///< first header of a connection
-    std::chrono::milliseconds idle_timeout{60'000};    ///< between keep-alive requests
+    /// Reading a header: a new connection's from its accept, a keep-alive connection's from
+    /// the first byte of its next request.
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds idle_timeout{60'000};  ///< waiting for a keep-alive's next request
     std::chrono::milliseconds body_timeout{30'000};
     std::chrono::milliseconds write_timeout{30'000};
     /// Fields that must not be repeated (besides Host and Content-Type, always checked): a
