@@ -8,9 +8,13 @@ bin=${BENCH_BIN:-$root/build/release}
 mkdir -p "$state"
 
 pids=()
+# Newest first, each gone before the next: gateways leave before the devbroker they produce to,
+# so their logs show a clean stop rather than a lost broker.
 bench_cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${pids[i]}" 2>/dev/null || true
+        wait "${pids[i]}" 2>/dev/null || true
+    done
     "$root/tools/local-services.sh" stop "$state" >/dev/null 2>&1 || true
 }
 trap bench_cleanup EXIT
