@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::int64_t day_ms = 86400000;
 constexpr std::int64_t day_s = 86400;
+constexpr std::int64_t hour_ms = 3600000;
 
 std::string shortest_text(double v) {
     std::array<char, 32> buf{};
@@ -205,6 +206,9 @@ config_result<gateway_config> load_gateway_config(const env_lookup& env) {
     r.integer("PORT", c.port, 0, 65535);
     r.integer("GATEWAY_THREADS", c.threads, 1, 1024);
     r.integer("MAX_CONNECTIONS", c.max_connections, 1, 1000000);
+    r.integer("HTTP_HEADER_TIMEOUT_MS", c.http_header_timeout_ms, 1, hour_ms);
+    r.integer("HTTP_IDLE_TIMEOUT_MS", c.http_idle_timeout_ms, 1, hour_ms);
+    r.integer("HTTP_BODY_TIMEOUT_MS", c.http_body_timeout_ms, 1, hour_ms);
     r.integer("MAX_BODY_BYTES", c.max_body_bytes, 1, 256LL << 20);
     r.integer("MAX_BATCH_EVENTS", c.max_batch_events, 1, 100000);
     const bool timeout_ok = r.integer("PRODUCE_TIMEOUT_MS", c.produce_timeout_ms, 1, 600000);

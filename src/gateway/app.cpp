@@ -211,6 +211,11 @@ void app::start() {
     options.host = s.config.host;
     options.port = s.config.port;
     options.max_connections = s.config.max_connections;  // WebSockets count too
+    // Behind a load balancer the idle timeout should exceed the balancer's own, so that the
+    // gateway never closes a connection the balancer is about to reuse.
+    options.header_timeout = milliseconds(s.config.http_header_timeout_ms);
+    options.idle_timeout = milliseconds(s.config.http_idle_timeout_ms);
+    options.body_timeout = milliseconds(s.config.http_body_timeout_ms);
     // Gzip bodies are bounded on the wire by the same limit; decompression re-checks it.
     options.body_limit = s.config.max_body_bytes;
     // Two lines of either could name two tenants or two keys; neither is guessed (400).

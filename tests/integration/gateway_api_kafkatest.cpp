@@ -32,6 +32,10 @@ protected:
         stack_ = std::make_unique<gateway_stack>([](pulsestream::core::gateway_config& c) {
             c.max_body_bytes = 64 * 1024;
             c.max_batch_events = 100;
+            // Far below the defaults (10 s, 60 s), so a test can tell they were applied; far
+            // above what any request of these tests takes.
+            c.http_header_timeout_ms = 1000;
+            c.http_idle_timeout_ms = 2000;
         });
         stack_->start();
     }
@@ -151,6 +155,21 @@ TEST_F(gateway_api, auth_is_decided_from_headers_before_the_body_is_read) {
     const auto res = client.receive();
     expect_error(res, 401, "invalid_api_key");
     EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(gateway_api, header_and_idle_timeouts_are_the_configured_ones) {
+    const auto closed_within = [](http_client& client, std::chrono::milliseconds bound) {
+        const auto started = std::chrono::steady_clock::now();
+        EXPECT_TRUE(client.closed_by_server());
+        EXPECT_LT(std::chrono::steady_clock::now() - started, bound);
+    };
+    http_client slowloris(stack_->port());
+    slowloris.write_raw("POST /v1/events HTTP/1.1\r\nHost: x\r\n");  // never finished
+    closed_within(slowloris, 5s);  // HTTP_HEADER_TIMEOUT_MS 1000, not the default 10 s
+
+    http_client idle(stack_->port());
+    EXPECT_EQ(idle.send(make_request(bhttp::verb::get, "/healthz")).result_int(), 200);
+    closed_within(idle, 8s);  // HTTP_IDLE_TIMEOUT_MS 2000, not the default 60 s
 }
 
 TEST_F(gateway_api, idempotency_key_is_required_and_must_be_a_uuid) {

@@ -30,6 +30,9 @@ TEST(GatewayConfig, Defaults) {
     EXPECT_EQ(c.port, 3000);
     EXPECT_EQ(c.threads, std::max(1U, std::thread::hardware_concurrency()));
     EXPECT_EQ(c.max_connections, 16384U);
+    EXPECT_EQ(c.http_header_timeout_ms, 10000);
+    EXPECT_EQ(c.http_idle_timeout_ms, 60000);
+    EXPECT_EQ(c.http_body_timeout_ms, 30000);
     EXPECT_EQ(c.max_body_bytes, 1048576U);
     EXPECT_EQ(c.max_batch_events, 500U);
     EXPECT_EQ(c.produce_timeout_ms, 10000);
@@ -55,6 +58,9 @@ TEST(GatewayConfig, ReadsEveryVariable) {
         {"PORT", "0"},
         {"GATEWAY_THREADS", "2"},
         {"MAX_CONNECTIONS", "500"},
+        {"HTTP_HEADER_TIMEOUT_MS", "2000"},
+        {"HTTP_IDLE_TIMEOUT_MS", "75000"},
+        {"HTTP_BODY_TIMEOUT_MS", "120000"},
         {"MAX_BODY_BYTES", "2048"},
         {"MAX_BATCH_EVENTS", "10"},
         {"PRODUCE_TIMEOUT_MS", "500"},
@@ -77,6 +83,9 @@ TEST(GatewayConfig, ReadsEveryVariable) {
     EXPECT_EQ(r->port, 0);
     EXPECT_EQ(r->threads, 2U);
     EXPECT_EQ(r->max_connections, 500U);
+    EXPECT_EQ(r->http_header_timeout_ms, 2000);
+    EXPECT_EQ(r->http_idle_timeout_ms, 75000);
+    EXPECT_EQ(r->http_body_timeout_ms, 120000);
     EXPECT_EQ(r->max_body_bytes, 2048U);
     EXPECT_EQ(r->max_batch_events, 10U);
     EXPECT_EQ(r->produce_timeout_ms, 500);
@@ -98,10 +107,14 @@ TEST(GatewayConfig, ReportsAllBadVariablesTogether) {
         {"TIMESTAMP_SKEW_MS", "12.5"},
         {"KAFKA_BROKERS", "nohostport"},
         {"KAFKA_LINGER_MS", "1001"},
+        {"HTTP_IDLE_TIMEOUT_MS", "0"},
     }));
     ASSERT_FALSE(r.has_value());
     const config_errors& e = r.error();
-    EXPECT_EQ(e.messages.size(), 11U);
+    EXPECT_EQ(e.messages.size(), 12U);
+    EXPECT_NE(std::find(e.messages.begin(), e.messages.end(),
+                        "HTTP_IDLE_TIMEOUT_MS: expected an integer 1..3600000, got '0'"),
+              e.messages.end());
     EXPECT_NE(std::find(e.messages.begin(), e.messages.end(),
                         "KAFKA_LINGER_MS: expected a number 0..1000, got '1001'"),
               e.messages.end());
