@@ -70,7 +70,11 @@ TEST(deploy_check, every_compose_service_environment_is_a_valid_configuration) {
     EXPECT_EQ(consumers, 3);
 }
 
-TEST(deploy_check, a_variable_no_binary_reads_fails_the_check) {
+/// Runs the static check on a copy of the deployment files in which `file` has `anchor`
+/// replaced by `replacement`: a planted mistake the check must catch.
+pulsestream::test_support::run_result check_with_mistake(const std::string& file,
+                                                         const std::string& anchor,
+                                                         const std::string& replacement) {
     std::mt19937_64 gen{std::random_device{}()};
     const fs::path copy =
         fs::temp_directory_path() / ("pulsestream-deploy-check-" + std::to_string(gen()));
@@ -83,20 +87,38 @@ TEST(deploy_check, a_variable_no_binary_reads_fails_the_check) {
             fs::copy(root / item, copy / item, fs::copy_options::recursive);
         }
     }
-    {
-        // The last service-level environment entry of the consumer gains a variable nobody reads.
-        std::ifstream in(copy / "docker-compose.yml");
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const std::string anchor = "      RETENTION_DAYS: \"14\"\n";
-        const auto at = text.find(anchor);
-        ASSERT_NE(at, std::string::npos);
-        text.insert(at + anchor.size(), "      RETENTION_DAYZ: \"7\"\n");
-        std::ofstream(copy / "docker-compose.yml", std::ios::trunc) << text;
+    std::ifstream in(copy / file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = text.find(anchor);
+    if (at == std::string::npos) {
+        fs::remove_all(copy);
+        ADD_FAILURE() << file << " no longer holds: " << anchor;
+        return {};
     }
-    const auto result = check_deploy("--static --root '" + copy.string() + "'");
+    text.replace(at, anchor.size(), replacement);
+    std::ofstream(copy / file, std::ios::trunc) << text;
+    auto result = check_deploy("--static --root '" + copy.string() + "'");
     fs::remove_all(copy);
+    return result;
+}
+
+TEST(deploy_check, a_variable_no_binary_reads_fails_the_check) {
+    // The last service-level environment entry of the consumer gains a variable nobody reads.
+    const std::string anchor = "      RETENTION_DAYS: \"14\"\n";
+    const auto result =
+        check_with_mistake("docker-compose.yml", anchor, anchor + "      RETENTION_DAYZ: \"7\"\n");
     EXPECT_EQ(result.exit_code, 1) << result.output;
     EXPECT_NE(result.output.find("not read by pulsestream-consumer: RETENTION_DAYZ"),
+              std::string::npos)
+        << result.output;
+}
+
+TEST(deploy_check, nginx_keeping_upstream_connections_as_long_as_the_gateways_fails_the_check) {
+    // nginx's own default (60 s) equals the gateways' idle timeout: the race the check names.
+    const auto result = check_with_mistake("deploy/nginx/nginx.conf", "keepalive_timeout 50s;", "");
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_NE(result.output.find("upstream keepalive_timeout 60000 ms is not below gateway-1's "
+                                 "HTTP_IDLE_TIMEOUT_MS 60000"),
               std::string::npos)
         << result.output;
 }
