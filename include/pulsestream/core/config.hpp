@@ -51,8 +51,7 @@ struct gateway_config {
     unsigned threads = 1;                         ///< GATEWAY_THREADS, 1..1024; default = cores
     std::size_t max_connections = 16384;          ///< MAX_CONNECTIONS: HTTP + WebSocket, 1..1000000
     std::int64_t http_header_timeout_ms = 10000;  ///< HTTP_HEADER_TIMEOUT_MS: reading a header
-    std::int64_t http_idle_timeout_ms =
-        60000;  ///< HTTP_IDLE_TIMEOUT_MS: keep-alive, between requests
+    std::int64_t http_idle_timeout_ms = 60000;    ///< HTTP_IDLE_TIMEOUT_MS: keep-alive wait
     std::int64_t http_body_timeout_ms = 30000;    ///< HTTP_BODY_TIMEOUT_MS: reading a body
     std::size_t max_body_bytes = 1U << 20U;       ///< MAX_BODY_BYTES, after decompression
     std::size_t max_batch_events = 500;           ///< MAX_BATCH_EVENTS, 1..100000
