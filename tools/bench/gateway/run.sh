@@ -7,7 +7,7 @@
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine. Each run prints wrk's
 # RESULT line, then the CPU time each process used per request.
 # Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
-#        (env: BENCH_BIN, SLICES, BROKERS)
+#        (env: BENCH_BIN, SLICES, BROKERS, PARTITIONS)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
 # SLICES=n (default 1): the trivial server and the single-event gateway take turns n times,
 #   seconds/n each, so a machine whose speed drifts during the run weighs on both alike; a SHARE
@@ -16,21 +16,25 @@
 # BROKERS=n (default 1): brokers of the devbroker. One is what docker-compose.yml deploys (a
 #   single Redpanda node); with 3 the 8 partitions' leaders are spread over three brokers and the
 #   producer keeps a connection, a thread and a produce request per linger for each.
+# PARTITIONS=n (default 8, as docker-compose.yml creates metrics.raw): partitions of
+#   metrics.raw. librdkafka 2.0 sends one produce request per partition and batch, so at a
+#   given rate fewer partitions mean fewer, larger requests (and less consumer parallelism).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 seconds=${1:-20}
 connections=${2:-64}
 batch=${3:-100}
-slices=${SLICES:-1}
-if ! [[ $slices =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench: SLICES must be a whole number of at least 1, not '$slices'" >&2
-    exit 2
-fi
-brokers=${BROKERS:-1}
-if ! [[ $brokers =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench: BROKERS must be a whole number of at least 1, not '$brokers'" >&2
-    exit 2
-fi
+# whole_number NAME VALUE: VALUE, or exit 2 naming NAME when it is not a whole number >= 1.
+whole_number() {
+    if ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+        echo "bench: $1 must be a whole number of at least 1, not '$2'" >&2
+        exit 2
+    fi
+    echo "$2"
+}
+slices=$(whole_number SLICES "${SLICES:-1}")
+brokers=$(whole_number BROKERS "${BROKERS:-1}")
+partitions=$(whole_number PARTITIONS "${PARTITIONS:-8}")
 slice_seconds=$((seconds / slices))
 if [ "$slice_seconds" -lt 1 ]; then
     echo "bench: SLICES=$slices leaves less than 1 s per slice of a ${seconds} s run" >&2
@@ -45,7 +49,7 @@ state=$root/build/bench-gateway
 # shellcheck source=tools/bench/common.sh
 source "$root/tools/bench/common.sh"
 start_services
-start_devbroker --brokers "$brokers"
+start_devbroker --brokers "$brokers" --partitions "$partitions"
 
 trivial_port=$(free_port)
 "$bin/tools/bench/pulsestream-bench-trivial-server" "$trivial_port" >"$state/trivial.log" 2>&1 &
@@ -93,7 +97,7 @@ add_to_totals() {  # case
 }
 
 machine_line
-echo "# devbroker: $brokers broker(s), metrics.raw with 8 partitions"
+echo "# devbroker: $brokers broker(s), metrics.raw with $partitions partitions"
 if [ "$slices" -eq 1 ]; then
     echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
     run trivial "$trivial_port" "$trivial_pid" 0 "$seconds" 1
