@@ -14,8 +14,8 @@
 #   line then gives each one's rate over all its slices and the gateway's share of the trivial
 #   server's. Batches still run once for the full seconds.
 # BROKERS=n (default 1): brokers of the devbroker. One is what docker-compose.yml deploys (a
-#   single Redpanda node); with 3 the 8 partitions' leaders are spread over three brokers and the
-#   producer keeps a connection, a thread and a produce request per linger for each.
+#   single Redpanda node); with 3 the partitions' leaders are spread over three brokers and the
+#   producer keeps a connection and a thread for each.
 # PARTITIONS=n (default 8, as docker-compose.yml creates metrics.raw): partitions of
 #   metrics.raw. librdkafka 2.0 sends one produce request per partition and batch, so at a
 #   given rate fewer partitions mean fewer, larger requests (and less consumer parallelism).
