@@ -67,6 +67,13 @@ public:
         return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
     }
 
+    /// True when the server closed the connection, as closed_by_server() sees it, sooner than
+    /// `bound` from now: a server timeout was applied, not a longer one.
+    bool closed_by_server_within(std::chrono::steady_clock::duration bound) {
+        const auto started = std::chrono::steady_clock::now();
+        return closed_by_server() && std::chrono::steady_clock::now() - started < bound;
+    }
+
 private:
     boost::asio::io_context ioc_;
     boost::asio::ip::tcp::socket socket_;

@@ -356,9 +356,7 @@ TEST_F(http_server_test, an_idle_connection_is_closed_after_the_idle_timeout) {
     start(options);
     client c(server_->port());
     c.write_raw("GET /health HTTP/1.1\r\n");  // a slowloris never finishes its header
-    const auto started = std::chrono::steady_clock::now();
-    EXPECT_TRUE(c.closed_by_server());
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    EXPECT_TRUE(c.closed_by_server_within(3s));
 }
 
 TEST_F(http_server_test, a_keep_alive_request_whose_header_stalls_gets_the_header_timeout) {
@@ -369,9 +367,7 @@ TEST_F(http_server_test, a_keep_alive_request_whose_header_stalls_gets_the_heade
     client c(server_->port());
     EXPECT_EQ(c.send(make_request(bhttp::verb::get, "/health")).result_int(), 200);
     c.write_raw("GET /health HTTP/1.1\r\n");  // the next request's header never ends
-    const auto started = std::chrono::steady_clock::now();
-    EXPECT_TRUE(c.closed_by_server());
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    EXPECT_TRUE(c.closed_by_server_within(3s));
 }
 
 TEST_F(http_server_test, a_keep_alive_request_whose_header_comes_in_two_parts_is_answered) {
