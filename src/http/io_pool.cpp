@@ -10,7 +10,7 @@ io_pool::io_pool(std::size_t threads) {
     for (std::size_t i = 0; i < n; ++i) {
         // Concurrency hint 1: each context is only ever run by its one thread, so Asio can
         // skip its internal locking.
-        contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+        contexts_.push_back(std::make_unique<shutdownable_context>(1));
         guards_.emplace_back(contexts_.back()->get_executor());
     }
 }
@@ -18,6 +18,7 @@ io_pool::io_pool(std::size_t threads) {
 io_pool::~io_pool() {
     stop();
     join();
+    for (auto& ctx : contexts_) ctx->shutdown();  // every context's handlers, then the contexts
 }
 
 void io_pool::start() {

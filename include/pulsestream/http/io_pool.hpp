@@ -21,7 +21,8 @@ class io_pool {
 public:
     /// Creates `threads` io_contexts (at least one). Nothing runs until start().
     explicit io_pool(std::size_t threads);
-    /// Stops and joins.
+    /// Stops and joins, then shuts every context down before destroying any
+    /// (see shutdownable_context).
     ~io_pool();
     io_pool(const io_pool&) = delete;
     io_pool& operator=(const io_pool&) = delete;
@@ -40,8 +41,18 @@ public:
     void join();
 
 private:
+    // An io_context whose shutdown (destroying its pending handlers) can be called on its own.
+    // A handler left on one context may own I/O objects of another (a server's state holds every
+    // context's acceptor), so each context's handlers must go while every context's services
+    // still exist; io_context's destructor alone would destroy the first context's services
+    // before the second's handlers.
+    class shutdownable_context : public boost::asio::io_context {
+    public:
+        using io_context::io_context;
+        using io_context::shutdown;
+    };
     using work_guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
-    std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+    std::vector<std::unique_ptr<shutdownable_context>> contexts_;
     std::vector<work_guard> guards_;
     std::vector<std::thread> threads_;
 };
