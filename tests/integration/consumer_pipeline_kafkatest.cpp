@@ -487,8 +487,11 @@ TEST_F(consumer_pipeline, offsets_stay_behind_database_commits_while_the_next_ba
 
 TEST_F(consumer_pipeline,
        original_defect_2_database_outage_under_load_loses_nothing_and_dlqs_nothing) {
-    auto app = start_consumer();
-    const log_capture log([&] { app.reset(); });  // the app's threads log until it is gone
+    // The capture goes in before the app starts and ends after the app is gone: the app's
+    // threads log from their start, and the default logger must not change under them.
+    std::unique_ptr<consumer::app> app;
+    const log_capture log([&] { app.reset(); });
+    app = start_consumer();
     std::atomic<bool> stop{false};
     std::atomic<int> produced{0};
     std::thread load = produce_in_background(stop, produced, 99, 50, 20ms);
