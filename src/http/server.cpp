@@ -224,9 +224,9 @@ net::awaitable<void> run_connection(std::shared_ptr<server::state> st, shard& sh
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<server::state> st, shard& sh) {
-    // Counted so that the owner can wait for every loop to end on its own thread before it
-    // stops the io_contexts: a loop destroyed with its io_context could otherwise release the
-    // last reference to the state, and with it the acceptors of io_contexts already gone.
+    // Counted so that idle() covers the loops too: the owner frees the server once nothing of
+    // it runs. (A loop still waiting when the pool stops is destroyed by io_pool, which keeps
+    // every context's services until all handlers are gone: the state holds every acceptor.)
     connection_count running(st->accepting);
     net::steady_timer backoff(sh.ioc);
     for (;;) {

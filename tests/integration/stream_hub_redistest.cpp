@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -150,16 +149,8 @@ struct stream_server {
         server->drain();
         hub->shutdown();
         wait_until([&] { return hub->sessions() == 0; }, 5s);
-        // Two rounds through every io_context: the first runs drain's acceptor close, the second
-        // the aborted accepts, so no accept loop still holds the server's state (whose acceptors
-        // belong to every context) when the contexts are destroyed one by one.
-        for (int round = 0; round < 2; ++round) {
-            for (std::size_t i = 0; i < pool.size(); ++i) {
-                auto ran = std::make_shared<std::promise<void>>();
-                net::post(pool.context(i), [ran] { ran->set_value(); });
-                ran->get_future().wait_for(5s);
-            }
-        }
+        // Accept loops still waiting are destroyed by the pool, which keeps every context's
+        // services until all of them are gone (their shared state holds every acceptor).
         pool.stop();
         pool.join();
     }
