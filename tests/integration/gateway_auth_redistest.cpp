@@ -104,8 +104,15 @@ protected:
     }
 
     static void TearDownTestSuite() {
-        gateway_redis_.reset();
+        // blocking_pool's contract: the io_contexts that await it stop first and outlive it. A
+        // query a test gave up on (frozen PostgreSQL) may still be running; it completes onto
+        // a stopped context, which must still exist.
+        if (gateway_redis_) {
+            gateway_redis_->pool().stop();
+            gateway_redis_->pool().join();
+        }
         database_.reset();
+        gateway_redis_.reset();
         redis_.reset();
         pg_.reset();
     }
