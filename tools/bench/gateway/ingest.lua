@@ -5,16 +5,14 @@
 local api_key = os.getenv("API_KEY") or "ps_live_test_key_abc123xyz"
 local batch = tonumber(os.getenv("BATCH") or "0")
 
+-- A random (version 4) UUID from six draws, formatted in one call. wrk shares the two cores with
+-- the server under test, so its CPU per request counts: the byte-by-byte version this replaces
+-- (16 draws, 16 formats, 5 joins) was most of wrk's work for a batch, which needs 101 UUIDs.
 local function uuid4()
-    local t = {}
-    for i = 1, 16 do t[i] = math.random(0, 255) end
-    t[7] = (t[7] % 16) + 64   -- version 4
-    t[9] = (t[9] % 64) + 128  -- RFC 4122 variant
-    local h = {}
-    for i = 1, 16 do h[i] = string.format("%02x", t[i]) end
-    return table.concat(h, "", 1, 4) .. "-" .. table.concat(h, "", 5, 6) .. "-" ..
-           table.concat(h, "", 7, 8) .. "-" .. table.concat(h, "", 9, 10) .. "-" ..
-           table.concat(h, "", 11, 16)
+    return string.format("%08x-%04x-4%03x-%04x-%04x%08x",
+        math.random(0, 0xffffffff), math.random(0, 0xffff), math.random(0, 0xfff),
+        math.random(0x8000, 0xbfff),  -- RFC 4122 variant: the top two bits are 10
+        math.random(0, 0xffff), math.random(0, 0xffffffff))
 end
 
 local function event()
