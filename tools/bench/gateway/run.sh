@@ -8,7 +8,7 @@
 # RESULT line, then the CPU time each process used per request (and, for the gateway, the Redis
 # memory each request added).
 # Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
-#        (env: BENCH_BIN, SLICES, BROKERS, PARTITIONS)
+#        (env: BENCH_BIN, SLICES, BROKERS, PARTITIONS, WRK_SCRIPT)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
 # SLICES=n (default 1): the trivial server and the single-event gateway take turns n times,
 #   seconds/n each, so a machine whose speed drifts during the run weighs on both alike; a SHARE
@@ -20,6 +20,8 @@
 # PARTITIONS=n (default 8, as docker-compose.yml creates metrics.raw): partitions of
 #   metrics.raw. librdkafka 2.0 sends one produce request per partition and batch, so at a
 #   given rate fewer partitions mean fewer, larger requests (and less consumer parallelism).
+# WRK_SCRIPT=file (default tools/bench/gateway/ingest.lua): another wrk script, e.g. an earlier
+#   version from git, to compare load generators on the same binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 seconds=${1:-20}
@@ -36,6 +38,11 @@ whole_number() {
 slices=$(whole_number SLICES "${SLICES:-1}")
 brokers=$(whole_number BROKERS "${BROKERS:-1}")
 partitions=$(whole_number PARTITIONS "${PARTITIONS:-8}")
+script=${WRK_SCRIPT:-$root/tools/bench/gateway/ingest.lua}
+if [ ! -r "$script" ]; then
+    echo "bench: WRK_SCRIPT '$script' is not a readable file" >&2
+    exit 2
+fi
 slice_seconds=$((seconds / slices))
 if [ "$slice_seconds" -lt 1 ]; then
     echo "bench: SLICES=$slices leaves less than 1 s per slice of a ${seconds} s run" >&2
@@ -71,14 +78,14 @@ result_field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
     local name=$1 port=$2 server=$3 n=$4 duration=$5 warm=$6
     if [ "$warm" = 1 ]; then
-        BATCH=$n wrk -t1 -c"$connections" -d3s -s "$root/tools/bench/gateway/ingest.lua" \
+        BATCH=$n wrk -t1 -c"$connections" -d3s -s "$script" \
             "http://127.0.0.1:$port" >/dev/null  # warm-up: connections, producer, caches
     fi
     local out s0 r0 d0 m0 s1 r1 d1 m1
     s0=$(cpu_ticks "$server"); r0=$(cpu_ticks "$redis_pid"); d0=$(cpu_ticks "$devbroker_pid")
     m0=$(redis_used_memory)
     out=$({ /usr/bin/time -f "WRK_CPU_S %U %S" env BATCH="$n" wrk -t1 -c"$connections" \
-        -d"${duration}s" -s "$root/tools/bench/gateway/ingest.lua" "http://127.0.0.1:$port"; } 2>&1)
+        -d"${duration}s" -s "$script" "http://127.0.0.1:$port"; } 2>&1)
     s1=$(cpu_ticks "$server"); r1=$(cpu_ticks "$redis_pid"); d1=$(cpu_ticks "$devbroker_pid")
     m1=$(redis_used_memory)
     last_result=$(grep '^RESULT' <<<"$out")
@@ -108,6 +115,7 @@ add_to_totals() {  # case
 
 machine_line
 echo "# devbroker: $brokers broker(s), metrics.raw with $partitions partitions"
+echo "# wrk script: $script ($(sha256sum "$script" | cut -c1-12))"
 if [ "$slices" -eq 1 ]; then
     echo "# wrk -t1 -c$connections -d${seconds}s, gateway and trivial server with $(nproc) threads"
     run trivial "$trivial_port" "$trivial_pid" 0 "$seconds" 1
