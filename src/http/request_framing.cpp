@@ -1,17 +1,62 @@
 #include "pulsestream/http/request_framing.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
+#include <string_view>
 
 namespace pulsestream::http {
 
 namespace bhttp = beast::http;
+
+namespace {
+
+// RFC 9110 §5.6.2.
+bool is_tchar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// Every Transfer-Encoding line read as one list (RFC 9110 §5.3, empty elements allowed): true
+/// when each coding is a plain token and the last is chunked. Beast's own reading stops at the
+/// first element that is not a token, so it takes `chunked gzip` or `gzip, chunked x` for
+/// chunked, where another reader sees a coding that is not; the body's framing must not depend
+/// on who reads it. Codings with parameters are refused too: no client sends them.
+bool ends_in_plain_chunked(const request& req) {
+    std::string_view last;
+    auto [line, end] = req.equal_range(bhttp::field::transfer_encoding);
+    for (; line != end; ++line) {
+        std::string_view list(line->value().data(), line->value().size());
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            const auto coding = trim_ows(list.substr(0, comma));
+            if (!coding.empty()) {
+                for (const char c : coding) {
+                    if (!is_tchar(c)) return false;
+                }
+                last = coding;
+            }
+            list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+        }
+    }
+    return beast::iequals(last, "chunked");
+}
+
+}  // namespace
 
 std::optional<std::string> framing_problem(const bhttp::request_parser<bhttp::string_body>& parser,
                                            std::span<const std::string> single_value_fields) {
     const request& req = parser.get();
     if (req.count(bhttp::field::transfer_encoding) != 0) {
         if (req.version() < 11) return "Transfer-Encoding is not allowed in HTTP/1.0";
-        if (!parser.chunked()) return "Transfer-Encoding must end in chunked";
+        if (!parser.chunked() || !ends_in_plain_chunked(req)) {
+            return "Transfer-Encoding must be a list of codings that ends in chunked";
+        }
     }
     const auto hosts = req.count(bhttp::field::host);
     if (hosts > 1) return "More than one Host header";
