@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers with libFuzzer + ASan + UBSan: the event parsers (parse_events,
 # parse_kafka_value, the consumer's canonical scanner) for two thirds of the time, the parsers at
-# the edge (gzip bodies, stream query strings, stream messages) for the rest. Builds tests/fuzz
-# (a standalone CMake project compiling the sources under test with clang++) into build/fuzz,
-# runs each target on a copy of its corpus (tests/fuzz/corpus, tests/fuzz/corpus-edge), and exits
-# non-zero when an input crashes or breaks an invariant. The failing input is kept in
-# build/fuzz/crashes/: fix the bug, then copy the input into the target's corpus so that
-# fuzz_corpus_test replays it forever.
+# the edge (request heads, gzip bodies, stream query strings, stream messages) for the rest.
+# Builds tests/fuzz (a standalone CMake project compiling the sources under test with clang++)
+# into build/fuzz, runs each target on a copy of its corpus (tests/fuzz/corpus,
+# tests/fuzz/corpus-edge), and exits non-zero when an input crashes or breaks an invariant. The
+# failing input is kept in build/fuzz/crashes/: fix the bug, then copy the input into the
+# target's corpus so that fuzz_corpus_test replays it forever.
 # Usage: tools/fuzz.sh [seconds in all, default 60]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

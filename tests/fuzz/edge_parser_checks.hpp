@@ -3,7 +3,7 @@
 // Invariants of the parsers at the gateway's edge other than the event parsers, shared by the
 // libFuzzer target (edge_parser_fuzz.cpp) and the corpus replay unit test
 // (tests/unit/fuzz_corpus_test.cpp): gzip request bodies, the query string of a stream upgrade,
-// and the Redis stream messages a gateway splits into WebSocket frames.
+// the Redis stream messages a gateway splits into WebSocket frames, and request heads.
 //
 // For each input:
 //  1. gunzip never throws; what it returns fits its limit; its only errors are
@@ -17,6 +17,7 @@
 //  5. split_message never throws; every frame is a JSON object whose deviceId and eventType are
 //     the frame's. When the input is a JSON array, the frames are exactly its elements that are
 //     objects with string deviceId and eventType, in order and with their exact bytes.
+//  6. The input as a request head: request_head_checks.hpp.
 
 #include <cstddef>
 #include <functional>
@@ -31,6 +32,7 @@
 #include "pulsestream/http/gzip.hpp"
 #include "pulsestream/stream/filter.hpp"
 #include "pulsestream/stream/frame.hpp"
+#include "request_head_checks.hpp"
 
 namespace pulsestream::fuzz::edge {
 
@@ -137,6 +139,7 @@ inline void check_input(std::string_view input, const report_fn& fail) {
     check_gunzip(input, fail);
     check_stream_query(input, fail);
     check_split_message(input, fail);
+    head::check_request_head(input, fail);
 }
 
 }  // namespace pulsestream::fuzz::edge

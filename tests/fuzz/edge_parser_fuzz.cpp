@@ -1,5 +1,5 @@
-// libFuzzer target for the parsers at the edge: gzip bodies, stream queries, stream messages;
-// see edge_parser_checks.hpp for the invariants. Build and run with tools/fuzz.sh.
+// libFuzzer target for the parsers at the edge: request heads, gzip bodies, stream queries,
+// stream messages; see edge_parser_checks.hpp for the invariants. Build and run with tools/fuzz.sh.
 
 #include "edge_parser_checks.hpp"
 #include "fuzz_entry.hpp"

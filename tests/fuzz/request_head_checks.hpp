@@ -1,0 +1,122 @@
+#pragma once
+
+// Invariants of a request head as the HTTP server reads it: Beast's parser, then
+// http::framing_problem, which refuses heads that two readers could read two ways (request
+// smuggling). Part of the edge target's checks (edge_parser_checks.hpp).
+//
+// For each input, parsed as the head of a request with the gateway's header limit:
+//  1. Neither the parser nor framing_problem throws.
+//  2. A refusal's text is non-empty and one line (it becomes the message of a JSON error).
+//  3. A head framing_problem lets through has, counted here over the raw fields (not with
+//     Beast's count()): at most one Host, exactly one in HTTP/1.1; at most one Content-Type and
+//     one of each single-value field; and a Transfer-Encoding only in HTTP/1.1 or later, whose
+//     last coding, read here from the raw values, is `chunked`, and Beast reads it as chunked
+//     too. A disagreement there is how a body gets taken for the next request.
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pulsestream/http/request_framing.hpp"
+#include "pulsestream/http/server.hpp"
+
+namespace pulsestream::fuzz::head {
+
+namespace beast = boost::beast;
+
+using report_fn = std::function<void(const std::string& what)>;
+
+inline const std::uint32_t header_limit = http::server_options{}.header_limit;
+// As the gateway names them (gateway/app.cpp).
+inline const std::vector<std::string> single_value_fields{"x-api-key", "idempotency-key"};
+
+using request_parser = beast::http::request_parser<beast::http::string_body>;
+
+/// Feeds `input` to `parser` as far as the end of the head: false when Beast refused the head
+/// or the input ended before it did.
+inline bool read_head(request_parser& parser, std::string_view input) {
+    parser.header_limit(header_limit);
+    parser.eager(false);
+    while (!parser.is_header_done()) {
+        beast::error_code ec;
+        const auto used = parser.put(boost::asio::buffer(input.data(), input.size()), ec);
+        input.remove_prefix(used);
+        if (ec || used == 0) return false;
+    }
+    return true;
+}
+
+inline std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// The last coding of every Transfer-Encoding line taken as one list (RFC 9110 §5.3: empty
+/// elements do not count).
+inline std::string_view last_coding(const std::vector<std::string_view>& values) {
+    std::string_view last;
+    for (auto value : values) {
+        while (!value.empty()) {
+            const auto comma = value.find(',');
+            const auto element = trim(value.substr(0, comma));
+            if (!element.empty()) last = element;
+            value.remove_prefix(comma == std::string_view::npos ? value.size() : comma + 1);
+        }
+    }
+    return last;
+}
+
+inline void check_accepted_head(const request_parser& parser, const report_fn& fail) {
+    const auto& req = parser.get();
+    std::size_t hosts = 0, content_types = 0;
+    std::vector<std::size_t> singles(single_value_fields.size(), 0);
+    std::vector<std::string_view> codings;
+    for (const auto& field : req) {
+        const auto name = field.name_string();
+        const std::string_view value(field.value().data(), field.value().size());
+        if (beast::iequals(name, "host")) ++hosts;
+        if (beast::iequals(name, "content-type")) ++content_types;
+        if (beast::iequals(name, "transfer-encoding")) codings.push_back(value);
+        for (std::size_t i = 0; i < single_value_fields.size(); ++i) {
+            if (beast::iequals(name, single_value_fields[i])) ++singles[i];
+        }
+    }
+    if (hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+        fail("a head with " + std::to_string(hosts) + " Host fields was let through");
+    }
+    if (content_types > 1) fail("a head with more than one Content-Type was let through");
+    for (std::size_t i = 0; i < singles.size(); ++i) {
+        if (singles[i] > 1) {
+            fail("a head with more than one " + single_value_fields[i] + " was let through");
+        }
+    }
+    if (codings.empty()) return;
+    if (req.version() < 11) fail("an HTTP/1.0 head with Transfer-Encoding was let through");
+    if (!beast::iequals(last_coding(codings), "chunked")) {
+        fail("a Transfer-Encoding not ending in chunked was let through");
+    }
+    if (!parser.chunked()) {
+        fail("a Transfer-Encoding ending in chunked that Beast does not read so");
+    }
+}
+
+inline void check_request_head(std::string_view input, const report_fn& fail) {
+    request_parser parser;
+    if (!read_head(parser, input)) return;  // the server answers Beast's refusal with 400
+    const auto problem = http::framing_problem(parser, single_value_fields);
+    if (!problem) {
+        check_accepted_head(parser, fail);
+    } else if (problem->empty() || problem->find_first_of("\r\n") != std::string::npos) {
+        fail("a refusal's text is empty or not one line");
+    }
+}
+
+}  // namespace pulsestream::fuzz::head
