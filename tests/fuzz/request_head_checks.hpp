@@ -11,15 +11,19 @@
 //     Beast's count()): at most one Host, exactly one in HTTP/1.1; at most one Content-Type and
 //     one of each single-value field; and a Transfer-Encoding only in HTTP/1.1 or later, whose
 //     last coding, read here from the raw values, is `chunked`, and Beast reads it as chunked
-//     too. A disagreement there is how a body gets taken for the next request.
+//     too, and then no Content-Length; without one, Content-Length elements that are all one
+//     64-bit number, the body length Beast uses. A disagreement there is how a body gets taken
+//     for the next request.
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,17 +78,48 @@ inline std::string_view last_coding(const std::vector<std::string_view>& values)
     return last;
 }
 
+/// A body length the server uses must be the one every Content-Length element states.
+inline void check_content_length(const request_parser& parser,
+                                 const std::vector<std::string_view>& lines,
+                                 const report_fn& fail) {
+    std::optional<std::uint64_t> stated;
+    for (auto list : lines) {
+        while (true) {
+            const auto comma = list.find(',');
+            const auto element = trim(list.substr(0, comma));
+            std::uint64_t value = 0;
+            const auto [end, ec] =
+                std::from_chars(element.data(), element.data() + element.size(), value);
+            if (element.empty() || ec != std::errc() || end != element.data() + element.size()) {
+                fail("a Content-Length that is not a 64-bit number was let through");
+                return;
+            }
+            if (stated && *stated != value) {
+                fail("Content-Lengths that differ were let through");
+                return;
+            }
+            stated = value;
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
+        }
+    }
+    if (parser.content_length() != stated) {
+        fail("Beast's body length differs from the Content-Length the head states");
+    }
+}
+
 inline void check_accepted_head(const request_parser& parser, const report_fn& fail) {
     const auto& req = parser.get();
     std::size_t hosts = 0, content_types = 0;
     std::vector<std::size_t> singles(single_value_fields.size(), 0);
-    std::vector<std::string_view> codings;
+    std::vector<std::string_view> codings, lengths;
     for (const auto& field : req) {
         const auto name = field.name_string();
         const std::string_view value(field.value().data(), field.value().size());
         if (beast::iequals(name, "host")) ++hosts;
         if (beast::iequals(name, "content-type")) ++content_types;
         if (beast::iequals(name, "transfer-encoding")) codings.push_back(value);
+        if (beast::iequals(name, "content-length")) lengths.push_back(value);
         for (std::size_t i = 0; i < single_value_fields.size(); ++i) {
             if (beast::iequals(name, single_value_fields[i])) ++singles[i];
         }
@@ -98,7 +133,11 @@ inline void check_accepted_head(const request_parser& parser, const report_fn& f
             fail("a head with more than one " + single_value_fields[i] + " was let through");
         }
     }
-    if (codings.empty()) return;
+    if (codings.empty()) {
+        check_content_length(parser, lengths, fail);
+        return;
+    }
+    if (!lengths.empty()) fail("a head with Transfer-Encoding and Content-Length was let through");
     if (req.version() < 11) fail("an HTTP/1.0 head with Transfer-Encoding was let through");
     if (!beast::iequals(last_coding(codings), "chunked")) {
         fail("a Transfer-Encoding not ending in chunked was let through");
