@@ -78,7 +78,7 @@ inline std::string_view last_coding(const std::vector<std::string_view>& values)
     return last;
 }
 
-/// A body length the server uses must be the one every Content-Length element states.
+/// The body length the server uses must be the one every Content-Length element states.
 inline void check_content_length(const request_parser& parser,
                                  const std::vector<std::string_view>& lines,
                                  const report_fn& fail) {
@@ -103,7 +103,9 @@ inline void check_content_length(const request_parser& parser,
             list.remove_prefix(comma + 1);
         }
     }
-    if (parser.content_length() != stated) {
+    // Without a Content-Length (and a Transfer-Encoding) a request has no body (RFC 9112 §6.3).
+    const auto length = parser.content_length();
+    if (stated ? length != stated : length.value_or(0) != 0) {
         fail("Beast's body length differs from the Content-Length the head states");
     }
 }
