@@ -63,17 +63,26 @@ inline std::string_view trim(std::string_view s) {
     return s;
 }
 
-/// The last coding of every Transfer-Encoding line taken as one list (RFC 9110 §5.3: empty
-/// elements do not count).
-inline std::string_view last_coding(const std::vector<std::string_view>& values) {
-    std::string_view last;
-    for (auto value : values) {
-        while (!value.empty()) {
-            const auto comma = value.find(',');
-            const auto element = trim(value.substr(0, comma));
-            if (!element.empty()) last = element;
-            value.remove_prefix(comma == std::string_view::npos ? value.size() : comma + 1);
+/// The elements of every line of one field taken as one list (RFC 9110 §5.3), trimmed, empty
+/// ones included.
+inline std::vector<std::string_view> list_elements(const std::vector<std::string_view>& lines) {
+    std::vector<std::string_view> elements;
+    for (auto list : lines) {
+        while (true) {
+            const auto comma = list.find(',');
+            elements.push_back(trim(list.substr(0, comma)));
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
         }
+    }
+    return elements;
+}
+
+/// The last non-empty Transfer-Encoding coding (empty list elements do not count).
+inline std::string_view last_coding(const std::vector<std::string_view>& lines) {
+    std::string_view last;
+    for (const auto coding : list_elements(lines)) {
+        if (!coding.empty()) last = coding;
     }
     return last;
 }
@@ -83,25 +92,19 @@ inline void check_content_length(const request_parser& parser,
                                  const std::vector<std::string_view>& lines,
                                  const report_fn& fail) {
     std::optional<std::uint64_t> stated;
-    for (auto list : lines) {
-        while (true) {
-            const auto comma = list.find(',');
-            const auto element = trim(list.substr(0, comma));
-            std::uint64_t value = 0;
-            const auto [end, ec] =
-                std::from_chars(element.data(), element.data() + element.size(), value);
-            if (element.empty() || ec != std::errc() || end != element.data() + element.size()) {
-                fail("a Content-Length that is not a 64-bit number was let through");
-                return;
-            }
-            if (stated && *stated != value) {
-                fail("Content-Lengths that differ were let through");
-                return;
-            }
-            stated = value;
-            if (comma == std::string_view::npos) break;
-            list.remove_prefix(comma + 1);
+    for (const auto element : list_elements(lines)) {
+        std::uint64_t value = 0;
+        const auto [end, ec] =
+            std::from_chars(element.data(), element.data() + element.size(), value);
+        if (element.empty() || ec != std::errc() || end != element.data() + element.size()) {
+            fail("a Content-Length that is not a 64-bit number was let through");
+            return;
         }
+        if (stated && *stated != value) {
+            fail("Content-Lengths that differ were let through");
+            return;
+        }
+        stated = value;
     }
     // Without a Content-Length (and a Transfer-Encoding) a request has no body (RFC 9112 §6.3).
     const auto length = parser.content_length();
