@@ -15,6 +15,7 @@
 #include "pulsestream/gateway/idempotency.hpp"
 #include "pulsestream/gateway/rate_limiter.hpp"
 #include "pulsestream/gateway/stream_publisher.hpp"
+#include "pulsestream/http/field_value.hpp"
 #include "pulsestream/http/gzip.hpp"
 #include "pulsestream/http/reply.hpp"
 #include "pulsestream/kafka/producer.hpp"
@@ -41,22 +42,16 @@ std::string_view header(const http::request& req, std::string_view name) {
     return {value.data(), value.size()};
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 /// `application/json`, optionally with parameters (`; charset=utf-8`), in any case.
 bool is_json_media_type(std::string_view content_type) {
-    const auto media_type = trim(content_type.substr(0, content_type.find(';')));
+    const auto media_type = http::trim_ows(content_type.substr(0, content_type.find(';')));
     return boost::beast::iequals(media_type, "application/json");
 }
 
 enum class body_encoding { identity, gzip, unsupported };
 
 body_encoding encoding_of(std::string_view content_encoding) {
-    const auto value = trim(content_encoding);
+    const auto value = http::trim_ows(content_encoding);
     if (value.empty() || boost::beast::iequals(value, "identity")) return body_encoding::identity;
     if (boost::beast::iequals(value, "gzip")) return body_encoding::gzip;
     return body_encoding::unsupported;
@@ -177,7 +172,7 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     const auto client = co_await auth_.authenticate(api_key);
     if (!client) co_return reject(static_cast<errc>(client.error().value()));
 
-    const auto raw_key = trim(header(req, "idempotency-key"));
+    const auto raw_key = http::trim_ows(header(req, "idempotency-key"));
     if (raw_key.empty()) co_return reject(errc::missing_idempotency_key);
     const auto idempotency_key = core::parse_uuid(raw_key);
     if (!idempotency_key) co_return reject(errc::invalid_idempotency_key);

@@ -1,8 +1,11 @@
 #include "pulsestream/http/request_framing.hpp"
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <string_view>
+
+#include "pulsestream/http/field_value.hpp"
 
 namespace pulsestream::http {
 
@@ -11,15 +14,12 @@ namespace bhttp = beast::http;
 namespace {
 
 // RFC 9110 §5.6.2.
-bool is_tchar(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
+bool is_token(std::string_view s) {
+    constexpr std::string_view other_tchars = "!#$%&'*+-.^_`|~";
+    return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               other_tchars.find(c) != std::string_view::npos;
+    });
 }
 
 /// Every Transfer-Encoding line read as one list (RFC 9110 §5.3, empty elements allowed): true
@@ -36,9 +36,7 @@ bool ends_in_plain_chunked(const request& req) {
             const auto comma = list.find(',');
             const auto coding = trim_ows(list.substr(0, comma));
             if (!coding.empty()) {
-                for (const char c : coding) {
-                    if (!is_tchar(c)) return false;
-                }
+                if (!is_token(coding)) return false;
                 last = coding;
             }
             list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);

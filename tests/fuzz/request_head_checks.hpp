@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pulsestream/http/field_value.hpp"
 #include "pulsestream/http/request_framing.hpp"
 #include "pulsestream/http/server.hpp"
 
@@ -57,12 +58,6 @@ inline bool read_head(request_parser& parser, std::string_view input) {
     return true;
 }
 
-inline std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 /// The elements of every line of one field taken as one list (RFC 9110 §5.3), trimmed, empty
 /// ones included.
 inline std::vector<std::string_view> list_elements(const std::vector<std::string_view>& lines) {
@@ -70,7 +65,7 @@ inline std::vector<std::string_view> list_elements(const std::vector<std::string
     for (auto list : lines) {
         while (true) {
             const auto comma = list.find(',');
-            elements.push_back(trim(list.substr(0, comma)));
+            elements.push_back(http::trim_ows(list.substr(0, comma)));
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);
         }
