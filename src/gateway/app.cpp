@@ -54,9 +54,7 @@ kafka::producer_config producer_config_of(const core::gateway_config& c,
     // Every request waits for its ack, so linger is latency paid by each one, and a shorter one
     // means more, smaller produce requests; measured with tools/bench/gateway at 64 connections
     // (docs/BENCHMARKS.md): 1 ms instead of 5 ms took single events from 8,586 to 27,449 req/s,
-    // and once the 202 was stored without a script, 0.75 ms beat 1 ms again. On the AMD EPYC
-    // host, where requests at 64 connections spent CPU idle waiting for linger, 0.25 ms beat
-    // 0.75 ms with batches of 100 still far above their target ("Linger on the AMD host").
+    // and once the 202 was stored without a script, 0.75 ms beat 1 ms again.
     p.linger_ms = c.kafka_linger_ms;
     // librdkafka may keep retrying a little longer than the gateway waits; the gateway answers
     // 503 at PRODUCE_TIMEOUT_MS on its own timer and the idempotency lock outlives both.

@@ -36,7 +36,7 @@ TEST(GatewayConfig, Defaults) {
     EXPECT_EQ(c.max_body_bytes, 1048576U);
     EXPECT_EQ(c.max_batch_events, 500U);
     EXPECT_EQ(c.produce_timeout_ms, 10000);
-    EXPECT_EQ(c.kafka_linger_ms, 0.25);
+    EXPECT_EQ(c.kafka_linger_ms, 0.75);
     EXPECT_EQ(c.idempotency_lock_ttl_s, 30);
     EXPECT_EQ(c.idempotency_ttl_s, 86400);
     EXPECT_EQ(c.auth_cache_ttl_s, 300);

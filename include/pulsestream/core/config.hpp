@@ -56,7 +56,7 @@ struct gateway_config {
     std::size_t max_body_bytes = 1U << 20U;       ///< MAX_BODY_BYTES, after decompression
     std::size_t max_batch_events = 500;           ///< MAX_BATCH_EVENTS, 1..100000
     std::int64_t produce_timeout_ms = 10000;      ///< PRODUCE_TIMEOUT_MS, 1..600000
-    double kafka_linger_ms = 0.25;                ///< KAFKA_LINGER_MS, 0..1000, fractions allowed
+    double kafka_linger_ms = 0.75;                ///< KAFKA_LINGER_MS, 0..1000, fractions allowed
     std::int64_t idempotency_lock_ttl_s = 30;     ///< IDEMPOTENCY_LOCK_TTL_S, > produce timeout
     std::int64_t idempotency_ttl_s = 86400;       ///< IDEMPOTENCY_TTL_S, 1..30 days
     std::int64_t auth_cache_ttl_s = 300;          ///< AUTH_CACHE_TTL_S, 1..86400
