@@ -22,20 +22,25 @@ std::string_view view_of(const redisReply* r) {
 
 std::shared_ptr<subscriber> subscriber::create(boost::asio::io_context::executor_type executor,
                                                endpoint ep, message_handler handler,
-                                               link_options options) {
+                                               link_options options, state_handlers on_state) {
     auto self = std::make_shared<subscriber>(private_tag{}, executor, std::move(ep),
-                                             std::move(handler), options);
+                                             std::move(handler), options, std::move(on_state));
     self->link_->start(self->weak_from_this());
     return self;
 }
 
 subscriber::subscriber(private_tag, boost::asio::io_context::executor_type executor, endpoint ep,
-                       message_handler handler, link_options options)
-    : strand_(boost::asio::make_strand(executor)), handler_(std::move(handler)) {
+                       message_handler handler, link_options options, state_handlers on_state)
+    : strand_(boost::asio::make_strand(executor)),
+      handler_(std::move(handler)),
+      on_state_(std::move(on_state)) {
     link_ = std::make_unique<detail::link>(
         strand_, std::move(ep), options,
         detail::link::callbacks{.on_ready = [this](redisAsyncContext* ac) { on_ready(ac); },
-                                .on_lost = {},
+                                .on_lost =
+                                    [this] {
+                                        if (!closed_ && on_state_.lost) on_state_.lost();
+                                    },
                                 .read_round = {}});
 }
 
@@ -117,19 +122,32 @@ void subscriber::handle_message(redisAsyncContext* /*ac*/, void* reply, void* pr
 void subscriber::on_message(const void* raw) {
     const auto* r = static_cast<const redisReply*>(raw);
     if (closed_ || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-        return;  // subscribe/unsubscribe confirmations are arrays of 3 too; filtered below
-    }
-    if (view_of(r->element[0]) != "message") {
         return;
     }
+    const std::string_view kind = view_of(r->element[0]);
     const std::string_view channel = view_of(r->element[1]);
     if (!channels_.contains(channel)) {
         return;  // unsubscribed, confirmation still on its way
+    }
+    if (kind != "message") {
+        on_confirmation(kind, channel);
+        return;
     }
     try {
         handler_(channel, view_of(r->element[2]));
     } catch (...) {
         // An exception must not unwind through hiredis' C frames; the message is dropped.
+    }
+}
+
+void subscriber::on_confirmation(std::string_view kind, std::string_view channel) {
+    if (kind != "subscribe" || !on_state_.subscribed) {
+        return;
+    }
+    try {
+        on_state_.subscribed(channel);
+    } catch (...) {
+        // As for messages: nothing may unwind through hiredis.
     }
 }
 

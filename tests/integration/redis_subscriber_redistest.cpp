@@ -1,5 +1,6 @@
 // redis::subscriber against a private Redis: delivery, binary payloads, a fast burst, the
-// handler's strand, surviving a Redis restart (resubscribe), unsubscribe and close.
+// handler's strand, surviving a Redis restart (resubscribe), the state handlers (confirmed
+// subscriptions, lost connections), unsubscribe and close.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -207,6 +208,43 @@ TEST_F(redis_subscriber_redis, survives_a_redis_restart_and_resubscribes) {
     EXPECT_TRUE(wait_until([&] { return inbox_.contains("restart:a", "after") &&
                                         inbox_.contains("restart:c", "new"); },
                            5s));
+}
+
+TEST_F(redis_subscriber_redis, reports_each_confirmed_subscription_and_each_lost_connection) {
+    // What the state handlers saw, in order: "+channel" for a confirmation, "-" for a loss.
+    // Shared with the handlers, which may still run for a moment after the test's end.
+    struct log {
+        std::mutex mutex;
+        std::vector<std::string> events;
+        void add(std::string e) {
+            std::lock_guard lock(mutex);
+            events.push_back(std::move(e));
+        }
+    };
+    const auto state = std::make_shared<log>();
+    auto seen = [state] {
+        std::lock_guard lock(state->mutex);
+        return state->events;
+    };
+    auto sub = redis::subscriber::create(
+        io_.executor(), endpoint_, [](std::string_view, std::string_view) {}, options_,
+        redis::subscriber::state_handlers{
+            .subscribed =
+                [state](std::string_view channel) { state->add("+" + std::string(channel)); },
+            .lost = [state] { state->add("-"); }});
+    sub->subscribe("state:a");
+    ASSERT_TRUE(wait_until([&] { return seen().size() == 1; }, 5s));
+    EXPECT_EQ(seen(), std::vector<std::string>{"+state:a"});
+    // The confirmation comes after Redis took the SUBSCRIBE: a PUBLISH sent now is received.
+    EXPECT_EQ(publish("state:a", "x"), 1);
+
+    redis_->stop();
+    ASSERT_TRUE(wait_until([&] { return !seen().empty() && seen().back() == "-"; }, 5s));
+    redis_->start_again();
+    ASSERT_TRUE(wait_until([&] { return seen().back() == "+state:a"; }, 10s, 50ms))
+        << "confirmed again after the reconnect";
+    EXPECT_EQ(subscribers_of("state:a"), 1);
+    sub->close();
 }
 
 TEST_F(redis_subscriber_redis, unsubscribe_stops_delivery) {

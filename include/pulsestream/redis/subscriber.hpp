@@ -52,14 +52,25 @@ public:
     using message_handler =
         std::function<void(std::string_view channel, std::string_view message)>;
 
+    /// Optional handlers for the subscription's own state, called on the strand like the
+    /// message handler and with the same rules.
+    struct state_handlers {
+        /// Redis confirmed the SUBSCRIBE of `channel`: messages published from now on arrive.
+        /// Called again after every reconnect.
+        std::function<void(std::string_view channel)> subscribed;
+        /// The connection is gone: no channel is subscribed until `subscribed` says so again.
+        std::function<void()> lost;
+    };
+
     /// Starts connecting at once on a new strand of `executor`.
     static std::shared_ptr<subscriber> create(boost::asio::io_context::executor_type executor,
                                               endpoint ep, message_handler handler,
-                                              link_options options = {});
+                                              link_options options = {},
+                                              state_handlers on_state = {});
 
     /// Use create().
     subscriber(private_tag, boost::asio::io_context::executor_type executor, endpoint ep,
-               message_handler handler, link_options options);
+               message_handler handler, link_options options, state_handlers on_state);
     subscriber(const subscriber&) = delete;
     subscriber& operator=(const subscriber&) = delete;
     ~subscriber();
@@ -84,11 +95,13 @@ private:
 
     void on_ready(redisAsyncContext* ac);
     void on_message(const void* reply);
+    void on_confirmation(std::string_view kind, std::string_view channel);
     void send(redisAsyncContext* ac, std::string_view command,
               const std::set<std::string, std::less<>>& channels);
 
     executor_type strand_;
     message_handler handler_;
+    state_handlers on_state_;
     std::set<std::string, std::less<>> channels_;  // strand only
     bool closed_ = false;                          // strand only
     std::unique_ptr<detail::link> link_;
