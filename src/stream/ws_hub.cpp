@@ -79,7 +79,8 @@ void hub_core::start(net::io_context::executor_type executor, redis::endpoint ep
         [weak](std::string_view channel, std::string_view message) {
             if (auto core = weak.lock()) core->on_message(channel, message);
         },
-        link);
+        link,
+        redis::subscriber::state_handlers{.subscribed = options.channel_subscribed, .lost = {}});
     net::co_spawn(subscriber->get_executor(), watch_subscription(weak, options.subscription_check),
                   net::detached);
 }
@@ -196,8 +197,20 @@ std::size_t ws_hub::tenants() const {
 
 bool ws_hub::subscription_connected() const { return core_->subscriber->connected(); }
 
+namespace {
+constexpr std::string_view channel_prefix = "events:stream:";
+}
+
 std::string ws_hub::channel_of(const core::uuid& tenant) {
-    return "events:stream:" + core::to_string(tenant);
+    std::string channel(channel_prefix.size() + 36, '\0');  // one allocation: a per-request path
+    channel.replace(0, channel_prefix.size(), channel_prefix);
+    core::write_uuid(tenant, channel.data() + channel_prefix.size());
+    return channel;
+}
+
+std::optional<core::uuid> ws_hub::tenant_of(std::string_view channel) {
+    if (!channel.starts_with(channel_prefix)) return std::nullopt;
+    return core::parse_uuid(channel.substr(channel_prefix.size()));
 }
 
 }  // namespace pulsestream::stream

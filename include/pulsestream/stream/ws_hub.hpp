@@ -9,8 +9,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "pulsestream/core/uuid.hpp"
 #include "pulsestream/http/exchange.hpp"
@@ -53,6 +56,10 @@ struct hub_options {
     std::size_t max_filter_values = 64;
     /// How often the subscription's connection is sampled for the error metric.
     std::chrono::milliseconds subscription_check{1000};
+    /// Called on the subscriber's strand each time Redis confirms the subscription of a
+    /// tenant's channel (again after every reconnect); must be quick and must not block. The
+    /// gateway announces it to every gateway (gateway::stream_audience).
+    std::function<void(std::string_view channel)> channel_subscribed;
 };
 
 /// Owns the sessions of one gateway process and their Redis subscription.
@@ -109,6 +116,8 @@ public:
 
     /// `events:stream:{clientId}` (DESIGN.md §4), the channel gateway::stream_publisher uses.
     [[nodiscard]] static std::string channel_of(const core::uuid& tenant);
+    /// The tenant whose channel `channel` is; nothing when it is no tenant's channel.
+    [[nodiscard]] static std::optional<core::uuid> tenant_of(std::string_view channel);
 
 private:
     std::shared_ptr<detail::hub_core> core_;
