@@ -99,14 +99,20 @@ struct app::impl {
                                           .deadline = milliseconds(config.redis_timeout_ms)},
                       redis, metrics),
           limiter(config.rate_limit_per_key),
-          stream(redis, metrics, milliseconds(config.redis_timeout_ms)),
+          stream(redis, metrics, milliseconds(config.redis_timeout_ms),
+                 stream_audience::options{.recheck = milliseconds(config.stream_recheck_ms)}),
           ingest_handler(ingest_options{.max_body_bytes = config.max_body_bytes,
                                         .rules = {.timestamp_skew_ms = config.shared.timestamp_skew_ms,
                                                   .max_batch_events = config.max_batch_events},
                                         .topic = config.shared.kafka_topic,
                                         .produce_timeout = milliseconds(config.produce_timeout_ms)},
                          auth, idempotency, limiter, producer, stream, metrics),
-          hub(pulsestream::stream::hub_options{.send_queue_limit = config.ws_send_queue_limit},
+          hub(pulsestream::stream::hub_options{
+                  .send_queue_limit = config.ws_send_queue_limit,
+                  .channel_subscribed =
+                      [this](std::string_view channel) {
+                          stream.announce_watching(pool.context(0).get_executor(), channel);
+                      }},
               pool.context(0).get_executor(), redis_endpoint_of(config.shared.redis_url), metrics),
           stream_route(hub, [this](std::string key) { return tenant_of(std::move(key)); }) {
         add_routes();
@@ -165,19 +171,32 @@ struct app::impl {
     net::awaitable<http::response> prometheus() {
         metrics.producer_queue_depth(producer.queue_depth());
         metrics.redis_breaker_open(!redis.breaker_closed());
+        metrics.stream_unwatched_tenants(stream.audience().unwatched());
         http::response res{bhttp::status::ok, 11};
         res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         res.body() = metrics.serialize();
         co_return res;
     }
 
-    void subscribe_to_invalidations() {
-        invalidations = redis::subscriber::create(
+    /// Key revocations, and other gateways' announcements that they watch a tenant's stream.
+    void subscribe_to_notices() {
+        notices = redis::subscriber::create(
             pool.context(0).get_executor(), redis_endpoint_of(config.shared.redis_url),
             [this](std::string_view channel, std::string_view message) {
                 if (channel == auth_invalidate_channel) auth.invalidate(message);
-            });
-        invalidations->subscribe(std::string(auth_invalidate_channel));
+                if (channel == stream_publisher::watch_channel) stream.heard_announcement(message);
+            },
+            {},
+            redis::subscriber::state_handlers{
+                .subscribed =
+                    [this](std::string_view channel) {
+                        if (channel == stream_publisher::watch_channel) {
+                            stream.hearing_announcements(true);
+                        }
+                    },
+                .lost = [this] { stream.hearing_announcements(false); }});
+        notices->subscribe(std::string(auth_invalidate_channel));
+        notices->subscribe(std::string(stream_publisher::watch_channel));
     }
 
     core::gateway_config config;
@@ -195,7 +214,7 @@ struct app::impl {
     pulsestream::stream::ws_hub hub;  // after the pool: its subscriber must go before the io_contexts
     pulsestream::stream::stream_endpoint stream_route;
     http::router routes;
-    std::shared_ptr<redis::subscriber> invalidations;
+    std::shared_ptr<redis::subscriber> notices;
     std::unique_ptr<http::server> server;
     std::atomic<bool> draining{false};
     bool stopped = false;
@@ -224,7 +243,7 @@ void app::start() {
     std::shared_ptr<http::request_observer> observer(&s.metrics, [](http::request_observer*) {});
     s.server = std::make_unique<http::server>(s.pool, options, std::ref(s.routes), observer);
     s.server->listen();
-    s.subscribe_to_invalidations();
+    s.subscribe_to_notices();
     s.pool.start();
 }
 
@@ -254,7 +273,7 @@ void app::shutdown(milliseconds deadline) {
     const auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
     s.producer.stop(std::max(left, milliseconds(100)));
     s.hub.shutdown();
-    if (s.invalidations) s.invalidations->close();
+    if (s.notices) s.notices->close();
     s.redis.close();
     s.pool.release_work();
     s.pool.stop();

@@ -116,7 +116,18 @@ gateway_metrics::gateway_metrics()
                                      .Name("pulsestream_redis_subscription_errors_total")
                                      .Help("Failures of the Redis stream subscription")
                                      .Register(*registry_)
-                                     .Add({})) {
+                                     .Add({})),
+      stream_publishes_skipped_(BuildCounter()
+                                    .Name("pulsestream_stream_publishes_skipped_total")
+                                    .Help("Accepted requests not published to the live stream: no "
+                                          "subscriber for the tenant")
+                                    .Register(*registry_)
+                                    .Add({})),
+      stream_unwatched_tenants_(BuildGauge()
+                                    .Name("pulsestream_stream_unwatched_tenants")
+                                    .Help("Tenants whose stream Redis last reported as unwatched")
+                                    .Register(*registry_)
+                                    .Add({})) {
     for (const auto layer : {auth_layer::process, auth_layer::redis, auth_layer::database}) {
         for (const bool hit : {false, true}) {
             auth_lookup_series_[static_cast<std::size_t>(layer)][hit ? 1 : 0] = &auth_lookups_.Add(
@@ -191,6 +202,10 @@ void gateway_metrics::ws_frames_sent(std::size_t count) {
 }
 void gateway_metrics::ws_slow_client_disconnected() { ws_slow_disconnects_.Increment(); }
 void gateway_metrics::redis_subscription_error() { redis_subscription_errors_.Increment(); }
+void gateway_metrics::stream_publish_skipped() { stream_publishes_skipped_.Increment(); }
+void gateway_metrics::stream_unwatched_tenants(std::size_t count) {
+    stream_unwatched_tenants_.Set(static_cast<double>(count));
+}
 
 std::string gateway_metrics::serialize() const {
     return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -3,7 +3,8 @@
 // loopback. Events accepted by gateway A reach clients of their tenant on gateway B, in order per
 // device, and never another tenant's; filters; refusals before the upgrade; a slow client is
 // dropped with 1013 without hurting a fast one or ingest; Redis restarts; 503s are never
-// published; shutdown closes with 1001.
+// published; a tenant nobody watches is not published until a viewer announces itself; shutdown
+// closes with 1001.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -41,18 +42,26 @@ protected:
         stack_ = std::make_unique<gateway_stack>([](pulsestream::core::gateway_config& c) {
             c.ws_send_queue_limit = queue_limit;
             c.max_batch_events = 200;
+            // A tenant found unwatched stays unpublished until an announcement: every test here
+            // that waits for its stream to go live relies on the gateways' announcements.
+            c.stream_recheck_ms = 600'000;
         });
         stack_->start();
         gateway_b_ = std::make_unique<pulsestream::gateway::app>(stack_->config());
         gateway_b_->start();
+        second_client_id_ = add_client("stream second", second_key);
+    }
+    /// A new tenant with `key`; returns its id.
+    static std::string add_client(std::string_view name, std::string_view key) {
         pqxx::connection conn(stack_->postgres().url());
         pqxx::work tx(conn);
-        second_client_id_ = tx.exec_params1(
-                                  "INSERT INTO clients (name, api_key_hash, api_key_prefix) "
-                                  "VALUES ('stream second', $1, 'ps_live_') RETURNING id",
-                                  pulsestream::core::sha256_hex(second_key))[0]
-                                .as<std::string>();
+        auto id = tx.exec_params1(
+                        "INSERT INTO clients (name, api_key_hash, api_key_prefix) "
+                        "VALUES ($1, $2, 'ps_live_') RETURNING id",
+                        std::string(name), pulsestream::core::sha256_hex(key))[0]
+                      .as<std::string>();
         tx.commit();
+        return id;
     }
     static void TearDownTestSuite() {
         if (gateway_b_) gateway_b_->shutdown(5s);
@@ -161,6 +170,38 @@ TEST_F(
     EXPECT_EQ(scrape_metric(port_b(), "pulsestream_ws_connections"), 2);
     EXPECT_GE(scrape_metric(port_b(), "pulsestream_ws_frames_sent_total"),
               static_cast<double>(expected));
+}
+
+TEST_F(stream_gateway,
+       a_tenant_nobody_watches_is_not_published_until_a_viewer_on_any_gateway_announces_itself) {
+    constexpr std::string_view key = "ps_live_stream_unwatched_tenant_key";
+    add_client("stream unwatched", key);
+    http_client a(port_a());
+    const auto skipped = [] {
+        return scrape_metric(port_a(), "pulsestream_stream_publishes_skipped_total");
+    };
+    const auto accepted = [&](const std::string& device) {
+        return a.send(ingest_request(event_json(device), fresh_uuid(), key)).result_int() == 202;
+    };
+    // The first PUBLISH finds no subscriber; once its reply is in, A skips the tenant.
+    const double initially = skipped();
+    ASSERT_TRUE(wait_until([&] { return accepted(fresh_uuid()) && skipped() > initially; }, 5s));
+
+    // A viewer on gateway B: B announces its subscription and A publishes again at once (the
+    // suite's recheck is ten minutes, so nothing else could end the skipping).
+    {
+        ws_client viewer(port_b(), with_key(key));
+        ASSERT_TRUE(wait_stream_live(viewer, port_a(), key));
+        const double with_viewer = skipped();
+        const auto device = fresh_uuid();
+        ASSERT_TRUE(accepted(device));
+        EXPECT_TRUE(wait_until([&] { return has_device_frame(viewer, device); }, 5s));
+        EXPECT_EQ(skipped(), with_viewer);
+    }
+
+    // The viewer left: B unsubscribes, a PUBLISH finds nobody again, and skipping resumes.
+    const double after_viewer = skipped();
+    EXPECT_TRUE(wait_until([&] { return accepted(fresh_uuid()) && skipped() > after_viewer; }, 5s));
 }
 
 TEST_F(stream_gateway, filters_by_device_and_event_type_with_repeatable_parameters) {

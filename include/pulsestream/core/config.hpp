@@ -65,6 +65,10 @@ struct gateway_config {
     std::int64_t redis_timeout_ms = 250;          ///< REDIS_TIMEOUT_MS: per-command deadline
     std::size_t ws_send_queue_limit = 256;        ///< WS_SEND_QUEUE_LIMIT frames per socket
     std::size_t db_pool_size = 4;                 ///< DB_POOL_SIZE: PostgreSQL connections
+    /// No variable: how long a tenant that Redis reported unwatched goes unpublished before one
+    /// PUBLISH asks again (gateway::stream_audience). Tests lengthen it so that only the
+    /// gateways' announcements can end it.
+    std::int64_t stream_recheck_ms = 1000;
 };
 
 /// `pulsestream-consumer` settings.

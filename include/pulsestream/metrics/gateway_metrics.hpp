@@ -50,6 +50,8 @@ public:
     void ws_frames_sent(std::size_t count);
     void ws_slow_client_disconnected();
     void redis_subscription_error();
+    void stream_publish_skipped();
+    void stream_unwatched_tenants(std::size_t count);
 
     /// The Prometheus text exposition of every series.
     [[nodiscard]] std::string serialize() const;
@@ -82,6 +84,8 @@ private:
     prometheus::Counter& ws_frames_sent_;
     prometheus::Counter& ws_slow_disconnects_;
     prometheus::Counter& redis_subscription_errors_;
+    prometheus::Counter& stream_publishes_skipped_;
+    prometheus::Gauge& stream_unwatched_tenants_;
 
     // prometheus-cpp's Family::Add locks and hashes every label set; the hot path looks its
     // few (method, route, status) series up here instead, under a reader lock.
