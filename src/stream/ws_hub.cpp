@@ -202,8 +202,8 @@ constexpr std::string_view channel_prefix = "events:stream:";
 }
 
 std::string ws_hub::channel_of(const core::uuid& tenant) {
-    std::string channel(channel_prefix.size() + 36, '\0');  // one allocation: a per-request path
-    channel.replace(0, channel_prefix.size(), channel_prefix);
+    std::string channel(channel_prefix);         // fits the small-string buffer: no allocation yet
+    channel.resize(channel_prefix.size() + 36);  // the one allocation of a per-request path
     core::write_uuid(tenant, channel.data() + channel_prefix.size());
     return channel;
 }

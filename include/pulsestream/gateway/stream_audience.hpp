@@ -28,10 +28,10 @@ namespace pulsestream::gateway {
 /// viewer's SUBSCRIBE, so a PUBLISH that still found nobody reached Redis before the
 /// announcement. Its reply is only believed when no announcement arrived between sending the
 /// PUBLISH and reading the reply (the epoch, which every announcement and every change of
-/// hearing moves on), and only while this gateway is subscribed to the
-/// watch channel (hearing): a mark set before the announcement arrives is erased by it. While
-/// not hearing, for example before the first subscription or after a lost connection, nothing
-/// is skipped, and the marks of before are dropped.
+/// hearing moves on), and only while this gateway is subscribed to the watch channel
+/// (hearing): a mark set before the announcement arrives is erased by it. While not hearing,
+/// for example before the first subscription or after a lost connection, nothing is skipped,
+/// and the marks of before are dropped.
 ///
 /// Thread-safe; every member takes one short lock.
 class stream_audience {
