@@ -37,10 +37,7 @@ subscriber::subscriber(private_tag, boost::asio::io_context::executor_type execu
     link_ = std::make_unique<detail::link>(
         strand_, std::move(ep), options,
         detail::link::callbacks{.on_ready = [this](redisAsyncContext* ac) { on_ready(ac); },
-                                .on_lost =
-                                    [this] {
-                                        if (!closed_ && on_state_.lost) on_state_.lost();
-                                    },
+                                .on_lost = [this] { on_lost(); },
                                 .read_round = {}});
 }
 
@@ -137,6 +134,17 @@ void subscriber::on_message(const void* raw) {
         handler_(channel, view_of(r->element[2]));
     } catch (...) {
         // An exception must not unwind through hiredis' C frames; the message is dropped.
+    }
+}
+
+void subscriber::on_lost() {
+    if (closed_ || !on_state_.lost) {
+        return;
+    }
+    try {
+        on_state_.lost();
+    } catch (...) {
+        // Called from hiredis' disconnect callback: nothing may unwind through it.
     }
 }
 

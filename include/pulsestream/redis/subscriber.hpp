@@ -96,6 +96,7 @@ private:
     void on_ready(redisAsyncContext* ac);
     void on_message(const void* reply);
     void on_confirmation(std::string_view kind, std::string_view channel);
+    void on_lost();
     void send(redisAsyncContext* ac, std::string_view command,
               const std::set<std::string, std::less<>>& channels);
 
