@@ -29,7 +29,7 @@ public:
     static constexpr std::string_view watch_channel = "events:watch";
 
     stream_publisher(redis_clients& redis, metrics::gateway_metrics& metrics,
-                     std::chrono::milliseconds deadline, stream_audience::options audience = {});
+                     std::chrono::milliseconds deadline, stream_audience::options audience);
 
     /// Publishes `events_json` (a JSON array) to the client's channel without waiting for the
     /// outcome: call only after the broker acknowledged the events. A failure is counted and

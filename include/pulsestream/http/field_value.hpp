@@ -9,10 +9,9 @@ namespace pulsestream::http {
 
 /// `value` without the optional whitespace (spaces and tabs) around it.
 [[nodiscard]] constexpr std::string_view trim_ows(std::string_view value) noexcept {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-        value.remove_prefix(1);
-    }
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
+    while (!value.empty() && is_ows(value.front())) value.remove_prefix(1);
+    while (!value.empty() && is_ows(value.back())) value.remove_suffix(1);
     return value;
 }
 
