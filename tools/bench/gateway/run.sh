@@ -6,7 +6,7 @@
 # each under wrk with fresh Idempotency-Keys and deviceIds, against private PostgreSQL and
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine. Each run prints wrk's
 # RESULT line, then the CPU time each process used per request (and, for the gateway, the Redis
-# memory each request added).
+# memory each request added), then how the whole machine's CPU time was spent meanwhile.
 # Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
 #        (env: BENCH_BIN, SLICES, BROKERS, PARTITIONS, WRK_SCRIPT)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
@@ -72,6 +72,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 redis_pid=$(cat "$state/redis/redis.pid")
 # Bytes Redis holds for its data now (INFO memory's used_memory).
 redis_used_memory() { redis-cli -u "$REDIS_URL" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+# The machine's CPU time so far by kind: /proc/stat's "cpu" line (user nice system idle iowait
+# irq softirq steal, in ticks).
+machine_ticks() { head -1 /proc/stat; }
 # result_field NAME LINE: the number after " NAME=" in a RESULT line.
 result_field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
@@ -81,13 +84,13 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
         BATCH=$n wrk -t1 -c"$connections" -d3s -s "$script" \
             "http://127.0.0.1:$port" >/dev/null  # warm-up: connections, producer, caches
     fi
-    local out s0 r0 d0 m0 s1 r1 d1 m1
+    local out s0 r0 d0 m0 c0 s1 r1 d1 m1 c1
     s0=$(cpu_ticks "$server"); r0=$(cpu_ticks "$redis_pid"); d0=$(cpu_ticks "$devbroker_pid")
-    m0=$(redis_used_memory)
+    m0=$(redis_used_memory); c0=$(machine_ticks)
     out=$({ /usr/bin/time -f "WRK_CPU_S %U %S" env BATCH="$n" wrk -t1 -c"$connections" \
         -d"${duration}s" -s "$script" "http://127.0.0.1:$port"; } 2>&1)
     s1=$(cpu_ticks "$server"); r1=$(cpu_ticks "$redis_pid"); d1=$(cpu_ticks "$devbroker_pid")
-    m1=$(redis_used_memory)
+    m1=$(redis_used_memory); c1=$(machine_ticks)
     last_result=$(grep '^RESULT' <<<"$out")
     echo "$name $last_result"
     # CPU per request of each process over the measured run: what a core buys.
@@ -100,6 +103,14 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
         awk -v m=$((m1 - m0)) -v req="$(result_field requests "$last_result")" \
             'BEGIN { printf "  redis_bytes_per_request=%.0f\n", m / req }'
     fi
+    # Whether the cores were busy, and with what: softirq is mostly loopback networking, run in
+    # interrupt context and charged to no process above.
+    awk -v a="$c0" -v b="$c1" 'BEGIN {
+        split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; total += d[i] }
+        if (total <= 0) exit
+        printf "  machine_cpu_pct user=%.1f system=%.1f softirq=%.1f idle=%.1f steal=%.1f\n",
+            100 * (d[2] + d[3]) / total, 100 * d[4] / total, 100 * (d[7] + d[8]) / total,
+            100 * (d[5] + d[6]) / total, 100 * d[9] / total }'
 }
 
 # Requests and measured seconds (requests / rate) of every slice, per case, for the SHARE line.
