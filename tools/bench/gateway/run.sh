@@ -103,8 +103,9 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
         awk -v m=$((m1 - m0)) -v req="$(result_field requests "$last_result")" \
             'BEGIN { printf "  redis_bytes_per_request=%.0f\n", m / req }'
     fi
-    # Whether the cores were busy, and with what: softirq is mostly loopback networking, run in
-    # interrupt context and charged to no process above.
+    # Whether the cores were saturated (idle), and how much of their time went to softirq, mostly
+    # loopback networking. A kernel without IRQ time accounting (this host's) also counts that
+    # softirq time in the system time of the process it interrupted: part of the figures above.
     awk -v a="$c0" -v b="$c1" 'BEGIN {
         split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; total += d[i] }
         if (total <= 0) exit
