@@ -86,11 +86,13 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
     fi
     local out s0 r0 d0 m0 c0 s1 r1 d1 m1 c1
     s0=$(cpu_ticks "$server"); r0=$(cpu_ticks "$redis_pid"); d0=$(cpu_ticks "$devbroker_pid")
-    m0=$(redis_used_memory); c0=$(machine_ticks)
+    m0=$(redis_used_memory)
+    c0=$(machine_ticks)
     out=$({ /usr/bin/time -f "WRK_CPU_S %U %S" env BATCH="$n" wrk -t1 -c"$connections" \
         -d"${duration}s" -s "$script" "http://127.0.0.1:$port"; } 2>&1)
+    c1=$(machine_ticks)
     s1=$(cpu_ticks "$server"); r1=$(cpu_ticks "$redis_pid"); d1=$(cpu_ticks "$devbroker_pid")
-    m1=$(redis_used_memory); c1=$(machine_ticks)
+    m1=$(redis_used_memory)
     last_result=$(grep '^RESULT' <<<"$out")
     echo "$name $last_result"
     # CPU per request of each process over the measured run: what a core buys.
