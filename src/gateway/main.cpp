@@ -7,6 +7,7 @@
 #include "pulsestream/core/config.hpp"
 #include "pulsestream/gateway/app.hpp"
 #include "pulsestream/runtime/fd_limit.hpp"
+#include "pulsestream/runtime/heap_retention.hpp"
 #include "pulsestream/runtime/logging.hpp"
 #include "pulsestream/runtime/signals.hpp"
 
@@ -39,6 +40,7 @@ int main() {
     }
     runtime::configure_logging("pulsestream-gateway", config->shared.log_level, config->shared.log_format);
     raise_fd_limit_for(config->max_connections);
+    if (!runtime::retain_freed_memory()) spdlog::warn("malloc kept its default heap thresholds");
     try {
         gateway::app app(*config);
         app.start();
