@@ -5,8 +5,9 @@
 #   3. pulsestream-gateway with batches of BATCH events,
 # each under wrk with fresh Idempotency-Keys and deviceIds, against private PostgreSQL and
 # Redis and the devbroker (librdkafka's mock cluster), all on this machine. Each run prints wrk's
-# RESULT line, then the CPU time each process used per request (and, for the gateway, the Redis
-# memory each request added), then how the whole machine's CPU time was spent meanwhile.
+# RESULT line, then the CPU time each process used per request, the server's minor page faults
+# per request (and, for the gateway, the Redis memory each request added), then how the whole
+# machine's CPU time was spent meanwhile.
 # Usage: tools/bench/gateway/run.sh [seconds=20] [connections=64] [batch=100]
 #        (env: BENCH_BIN, SLICES, BROKERS, PARTITIONS, WRK_SCRIPT)
 # BENCH_BIN: an already-built tree to use instead of building build/release.
@@ -69,6 +70,8 @@ start_gateway "$gateway_port"
 
 # CPU time (user + system, in clock ticks) a process has used so far; 0 if it is gone.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Minor page faults a process has taken so far: memory it had given back and touched again.
+minor_faults() { awk '{print $10}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 redis_pid=$(cat "$state/redis/redis.pid")
 # Bytes Redis holds for its data now (INFO memory's used_memory).
 redis_used_memory() { redis-cli -u "$REDIS_URL" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
@@ -84,14 +87,16 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
         BATCH=$n wrk -t1 -c"$connections" -d3s -s "$script" \
             "http://127.0.0.1:$port" >/dev/null  # warm-up: connections, producer, caches
     fi
-    local out s0 r0 d0 m0 c0 s1 r1 d1 m1 c1
+    local out s0 r0 d0 m0 c0 f0 s1 r1 d1 m1 c1 f1
     s0=$(cpu_ticks "$server"); r0=$(cpu_ticks "$redis_pid"); d0=$(cpu_ticks "$devbroker_pid")
+    f0=$(minor_faults "$server")
     m0=$(redis_used_memory)
     c0=$(machine_ticks)
     out=$({ /usr/bin/time -f "WRK_CPU_S %U %S" env BATCH="$n" wrk -t1 -c"$connections" \
         -d"${duration}s" -s "$script" "http://127.0.0.1:$port"; } 2>&1)
     c1=$(machine_ticks)
     s1=$(cpu_ticks "$server"); r1=$(cpu_ticks "$redis_pid"); d1=$(cpu_ticks "$devbroker_pid")
+    f1=$(minor_faults "$server")
     m1=$(redis_used_memory)
     last_result=$(grep '^RESULT' <<<"$out")
     echo "$name $last_result"
@@ -100,6 +105,8 @@ run() {  # name port server_pid batch seconds warm-up(1|0); sets last_result
         -v req="$(result_field requests "$last_result")" \
         -v wrk="$(awk '/^WRK_CPU_S/ {print $2 + $3}' <<<"$out")" \
         'BEGIN { us = 1e6 / req / tick; printf "  cpu_us_per_request server=%.1f redis=%.1f devbroker=%.1f wrk=%.1f\n", s * us, r * us, d * us, wrk * tick * us }'
+    awk -v f=$((f1 - f0)) -v req="$(result_field requests "$last_result")" \
+        'BEGIN { printf "  page_faults_per_request server=%.3f\n", f / req }'
     # What an accepted request leaves in Redis: its stored 202, kept for IDEMPOTENCY_TTL_S.
     if [ "$server" = "$gateway_pid" ]; then
         awk -v m=$((m1 - m0)) -v req="$(result_field requests "$last_result")" \
