@@ -5,9 +5,9 @@
 /// glibc's defaults (blocks above 128 KiB mapped and unmapped one by one, a heap's free top
 /// returned once it passes 128 KiB, both raised only after a large block has been unmapped) suit
 /// short programs. In the gateway, librdkafka's broker thread allocates and frees its buffers
-/// for every produce request, and with the defaults its heap was shrunk with madvise about 450
-/// times a second under load, each shrink paid back in page faults: about 5 % of the gateway's
-/// CPU (perf record of the gateway under tools/bench/gateway's load, 2026-11-28).
+/// for every produce request; with the defaults its heap was shrunk with madvise again and
+/// again, and the gateway took about one page fault per accepted single-event request
+/// (docs/BENCHMARKS.md, "Freed memory kept in the heap").
 
 #include <cstddef>
 
