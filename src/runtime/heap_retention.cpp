@@ -14,10 +14,12 @@ bool set_malloc_option(int option, std::size_t value) noexcept {
 
 }  // namespace
 
+// The mmap threshold first, and the trim threshold only if it was taken: a trim threshold alone
+// would also pin the mmap threshold at glibc's 128 KiB, every larger block then mapped and
+// unmapped on its own.
 bool retain_freed_memory(const heap_retention& retention) noexcept {
-    const bool mmap_set = set_malloc_option(M_MMAP_THRESHOLD, retention.mmap_threshold);
-    const bool trim_set = set_malloc_option(M_TRIM_THRESHOLD, retention.trim_threshold);
-    return mmap_set && trim_set;
+    return set_malloc_option(M_MMAP_THRESHOLD, retention.mmap_threshold) &&
+           set_malloc_option(M_TRIM_THRESHOLD, retention.trim_threshold);
 }
 
 }  // namespace pulsestream::runtime

@@ -50,9 +50,9 @@ TEST(HeapRetention, KeepsALargeFreedBlockInTheHeap) {
     EXPECT_EQ(trace.freed.arena, trace.held.arena);  // the heap did not shrink
 }
 
-TEST(HeapRetention, RefusesAThresholdMallocCannotTake) {
+TEST(HeapRetention, RefusesAThresholdMalloptCannotTake) {
     heap_retention too_large;
-    too_large.mmap_threshold = std::size_t{1} << 40;
+    too_large.mmap_threshold = std::size_t{1} << 40;  // beyond mallopt's int
     EXPECT_FALSE(retain_freed_memory(too_large));
 }
 

@@ -19,8 +19,9 @@ struct heap_retention {
 };
 
 /// Applies `retention` to every heap of the process (glibc's mallopt); glibc's own adaptive
-/// limits go up to 32 MiB and 64 MiB. Returns false if malloc refused either value. Call once at
-/// start-up, before threads.
+/// limits go up to 32 MiB and 64 MiB. Returns false if a value does not fit mallopt's int or
+/// malloc refused it; a refused mmap threshold leaves the trim threshold alone. Call once at
+/// start-up.
 bool retain_freed_memory(const heap_retention& retention = {}) noexcept;
 
 }  // namespace pulsestream::runtime
