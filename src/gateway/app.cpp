@@ -194,7 +194,14 @@ struct app::impl {
                             stream.hearing_announcements(true);
                         }
                     },
-                .lost = [this] { stream.hearing_announcements(false); }});
+                .lost = [this] { stream.hearing_announcements(false); },
+                .handler_failed =
+                    [](std::string_view what) {
+                        spdlog::error(
+                            "redis notices: a handler threw, its message or event went "
+                            "unhandled: {}",
+                            what);
+                    }});
         notices->subscribe(std::string(auth_invalidate_channel));
         notices->subscribe(std::string(stream_publisher::watch_channel));
     }

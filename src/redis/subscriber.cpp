@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <exception>
 #include <string_view>
 #include <vector>
 
@@ -116,6 +117,30 @@ void subscriber::handle_message(redisAsyncContext* /*ac*/, void* reply, void* pr
     // NULL: the context is going away; the link reconnects and on_ready() resubscribes.
 }
 
+// Every handler runs inside a hiredis callback (a read or a disconnect): nothing may unwind
+// through its C frames.
+template <class Call>
+void subscriber::guarded(Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        report_failure(e.what());
+    } catch (...) {
+        report_failure("unknown exception");
+    }
+}
+
+void subscriber::report_failure(std::string_view what) noexcept {
+    if (!on_state_.handler_failed) {
+        return;
+    }
+    try {
+        on_state_.handler_failed(what);
+    } catch (...) {
+        // Nowhere left to report it.
+    }
+}
+
 void subscriber::on_message(const void* raw) {
     const auto* r = static_cast<const redisReply*>(raw);
     if (closed_ || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
@@ -130,33 +155,21 @@ void subscriber::on_message(const void* raw) {
         on_confirmation(kind, channel);
         return;
     }
-    try {
-        handler_(channel, view_of(r->element[2]));
-    } catch (...) {
-        // An exception must not unwind through hiredis' C frames; the message is dropped.
-    }
+    guarded([&] { handler_(channel, view_of(r->element[2])); });
 }
 
 void subscriber::on_lost() {
     if (closed_ || !on_state_.lost) {
         return;
     }
-    try {
-        on_state_.lost();
-    } catch (...) {
-        // Called from hiredis' disconnect callback: nothing may unwind through it.
-    }
+    guarded([&] { on_state_.lost(); });
 }
 
 void subscriber::on_confirmation(std::string_view kind, std::string_view channel) {
     if (kind != "subscribe" || !on_state_.subscribed) {
         return;
     }
-    try {
-        on_state_.subscribed(channel);
-    } catch (...) {
-        // As for messages: nothing may unwind through hiredis.
-    }
+    guarded([&] { on_state_.subscribed(channel); });
 }
 
 }  // namespace pulsestream::redis

@@ -80,7 +80,13 @@ void hub_core::start(net::io_context::executor_type executor, redis::endpoint ep
             if (auto core = weak.lock()) core->on_message(channel, message);
         },
         link,
-        redis::subscriber::state_handlers{.subscribed = options.channel_subscribed, .lost = {}});
+        redis::subscriber::state_handlers{
+            .subscribed = options.channel_subscribed,
+            .lost = {},
+            .handler_failed = [](std::string_view what) {
+                spdlog::error("stream: a handler threw, its message or event went unhandled: {}",
+                              what);
+            }});
     net::co_spawn(subscriber->get_executor(), watch_subscription(weak, options.subscription_check),
                   net::detached);
 }

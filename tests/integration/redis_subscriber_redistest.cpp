@@ -1,6 +1,6 @@
 // redis::subscriber against a private Redis: delivery, binary payloads, a fast burst, the
 // handler's strand, surviving a Redis restart (resubscribe), the state handlers (confirmed
-// subscriptions, lost connections), unsubscribe and close.
+// subscriptions, lost connections), handlers that throw, unsubscribe and close.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +9,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,7 +232,8 @@ TEST_F(redis_subscriber_redis, reports_each_confirmed_subscription_and_each_lost
         redis::subscriber::state_handlers{
             .subscribed =
                 [state](std::string_view channel) { state->add("+" + std::string(channel)); },
-            .lost = [state] { state->add("-"); }});
+            .lost = [state] { state->add("-"); },
+            .handler_failed = {}});
     sub->subscribe("state:a");
     ASSERT_TRUE(wait_until([&] { return seen().size() == 1; }, 5s));
     EXPECT_EQ(seen(), std::vector<std::string>{"+state:a"});
@@ -244,6 +246,49 @@ TEST_F(redis_subscriber_redis, reports_each_confirmed_subscription_and_each_lost
     ASSERT_TRUE(wait_until([&] { return seen().back() == "+state:a"; }, 10s, 50ms))
         << "confirmed again after the reconnect";
     EXPECT_EQ(subscribers_of("state:a"), 1);
+    sub->close();
+}
+
+TEST_F(redis_subscriber_redis, a_throwing_handler_is_reported_and_delivery_goes_on) {
+    // Handlers run inside hiredis' C callbacks: their exceptions must stop there, be reported to
+    // handler_failed, and leave the connection serving the next message.
+    struct failures {
+        std::mutex mutex;
+        std::vector<std::string> seen;
+    };
+    const auto reported = std::make_shared<failures>();
+    auto failures_seen = [reported] {
+        std::lock_guard lock(reported->mutex);
+        return reported->seen;
+    };
+    auto sub = redis::subscriber::create(
+        io_.executor(), endpoint_,
+        [this](std::string_view channel, std::string_view message) {
+            if (message == "poison") throw std::runtime_error("cannot take poison");
+            if (message == "odd") throw 42;
+            inbox_.add(channel, message, true);
+        },
+        options_,
+        redis::subscriber::state_handlers{
+            .subscribed = [](std::string_view) { throw std::logic_error("confirmation failed"); },
+            .lost = {},
+            .handler_failed =
+                [reported](std::string_view what) {
+                    std::lock_guard lock(reported->mutex);
+                    reported->seen.emplace_back(what);
+                }});
+    sub->subscribe("throw:ch");
+    ASSERT_TRUE(wait_until([&] { return subscribers_of("throw:ch") == 1; }, 5s));
+    ASSERT_EQ(publish("throw:ch", "poison"), 1);
+    ASSERT_EQ(publish("throw:ch", "odd"), 1);
+    ASSERT_EQ(publish("throw:ch", "fine"), 1);
+    ASSERT_TRUE(wait_until([&] { return inbox_.contains("throw:ch", "fine"); }, 5s));
+    EXPECT_EQ(inbox_.size(), 1u);
+    EXPECT_EQ(failures_seen(),
+              (std::vector<std::string>{"confirmation failed", "cannot take poison",
+                                        "unknown exception"}));
+    EXPECT_TRUE(sub->connected());
+    EXPECT_EQ(sub->connects(), 1u);
     sub->close();
 }
 

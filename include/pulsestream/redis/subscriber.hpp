@@ -35,9 +35,10 @@ class link;
 /// **Message handler.** Called once per message, on this subscriber's strand, inside hiredis'
 /// read loop: `channel` and `message` point into hiredis' reply and are valid only during the
 /// call. It must be quick and must not block: copy what it needs and hand it off (post). It may
-/// call subscribe()/unsubscribe(). Exceptions it throws are swallowed (they must not cross
-/// hiredis). unsubscribe() takes effect on the strand a moment after the call; from then on no
-/// message of that channel reaches the handler, not even one Redis sent before confirming.
+/// call subscribe()/unsubscribe(). An exception it throws must not cross hiredis: it is caught,
+/// the message is dropped and state_handlers::handler_failed hears of it. unsubscribe() takes
+/// effect on the strand a moment after the call; from then on no message of that channel reaches
+/// the handler, not even one Redis sent before confirming.
 ///
 /// **Threading/lifetime.** Made by create(); all public members are thread-safe. Destroying the
 /// last shared_ptr, or close(), closes the connection; the handler is not called afterwards
@@ -60,6 +61,10 @@ public:
         std::function<void(std::string_view channel)> subscribed;
         /// The connection is gone: no channel is subscribed until `subscribed` says so again.
         std::function<void()> lost;
+        /// Another handler threw (its message was dropped, or its event went unhandled);
+        /// `what` is the exception's what(), or "unknown exception". For the owner's log: this
+        /// library has none. An exception from here is swallowed.
+        std::function<void(std::string_view what)> handler_failed;
     };
 
     /// Starts connecting at once on a new strand of `executor`.
@@ -97,6 +102,9 @@ private:
     void on_message(const void* reply);
     void on_confirmation(std::string_view kind, std::string_view channel);
     void on_lost();
+    template <class Call>
+    void guarded(Call&& call) noexcept;
+    void report_failure(std::string_view what) noexcept;
     void send(redisAsyncContext* ac, std::string_view command,
               const std::set<std::string, std::less<>>& channels);
 
