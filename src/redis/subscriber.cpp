@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include <exception>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,32 @@ namespace {
 
 std::string_view view_of(const redisReply* r) {
     return r->type == REDIS_REPLY_STRING ? std::string_view(r->str, r->len) : std::string_view{};
+}
+
+using failure_report = std::function<void(std::string_view what)>;
+
+void report(const failure_report& report_failure, std::string_view what) noexcept {
+    if (!report_failure) {
+        return;
+    }
+    try {
+        report_failure(what);
+    } catch (...) {
+        // Nowhere left to report it.
+    }
+}
+
+// Every handler runs inside a hiredis callback (a read or a disconnect): nothing may unwind
+// through its C frames.
+template <class Call>
+void guarded(const failure_report& report_failure, Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        report(report_failure, e.what());
+    } catch (...) {
+        report(report_failure, "unknown exception");
+    }
 }
 
 }  // namespace
@@ -117,30 +144,6 @@ void subscriber::handle_message(redisAsyncContext* /*ac*/, void* reply, void* pr
     // NULL: the context is going away; the link reconnects and on_ready() resubscribes.
 }
 
-// Every handler runs inside a hiredis callback (a read or a disconnect): nothing may unwind
-// through its C frames.
-template <class Call>
-void subscriber::guarded(Call&& call) noexcept {
-    try {
-        call();
-    } catch (const std::exception& e) {
-        report_failure(e.what());
-    } catch (...) {
-        report_failure("unknown exception");
-    }
-}
-
-void subscriber::report_failure(std::string_view what) noexcept {
-    if (!on_state_.handler_failed) {
-        return;
-    }
-    try {
-        on_state_.handler_failed(what);
-    } catch (...) {
-        // Nowhere left to report it.
-    }
-}
-
 void subscriber::on_message(const void* raw) {
     const auto* r = static_cast<const redisReply*>(raw);
     if (closed_ || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
@@ -155,21 +158,21 @@ void subscriber::on_message(const void* raw) {
         on_confirmation(kind, channel);
         return;
     }
-    guarded([&] { handler_(channel, view_of(r->element[2])); });
+    guarded(on_state_.handler_failed, [&] { handler_(channel, view_of(r->element[2])); });
 }
 
 void subscriber::on_lost() {
     if (closed_ || !on_state_.lost) {
         return;
     }
-    guarded([&] { on_state_.lost(); });
+    guarded(on_state_.handler_failed, [&] { on_state_.lost(); });
 }
 
 void subscriber::on_confirmation(std::string_view kind, std::string_view channel) {
     if (kind != "subscribe" || !on_state_.subscribed) {
         return;
     }
-    guarded([&] { on_state_.subscribed(channel); });
+    guarded(on_state_.handler_failed, [&] { on_state_.subscribed(channel); });
 }
 
 }  // namespace pulsestream::redis

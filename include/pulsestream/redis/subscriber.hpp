@@ -102,9 +102,6 @@ private:
     void on_message(const void* reply);
     void on_confirmation(std::string_view kind, std::string_view channel);
     void on_lost();
-    template <class Call>
-    void guarded(Call&& call) noexcept;
-    void report_failure(std::string_view what) noexcept;
     void send(redisAsyncContext* ac, std::string_view command,
               const std::set<std::string, std::less<>>& channels);
 
