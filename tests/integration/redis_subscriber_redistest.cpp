@@ -67,6 +67,24 @@ private:
     int off_strand_ = 0;
 };
 
+// Lines written by handlers on the subscriber's strand, read by the test thread. Held by
+// shared_ptr: a handler may still run for a moment after the test's end.
+class line_log {
+public:
+    void add(std::string line) {
+        std::lock_guard lock(mutex_);
+        lines_.push_back(std::move(line));
+    }
+    std::vector<std::string> lines() const {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::string> lines_;
+};
+
 struct outcome {
     bool completed = false;
     boost::system::error_code ec;
@@ -213,20 +231,8 @@ TEST_F(redis_subscriber_redis, survives_a_redis_restart_and_resubscribes) {
 
 TEST_F(redis_subscriber_redis, reports_each_confirmed_subscription_and_each_lost_connection) {
     // What the state handlers saw, in order: "+channel" for a confirmation, "-" for a loss.
-    // Shared with the handlers, which may still run for a moment after the test's end.
-    struct log {
-        std::mutex mutex;
-        std::vector<std::string> events;
-        void add(std::string e) {
-            std::lock_guard lock(mutex);
-            events.push_back(std::move(e));
-        }
-    };
-    const auto state = std::make_shared<log>();
-    auto seen = [state] {
-        std::lock_guard lock(state->mutex);
-        return state->events;
-    };
+    const auto state = std::make_shared<line_log>();
+    auto seen = [state] { return state->lines(); };
     auto sub = redis::subscriber::create(
         io_.executor(), endpoint_, [](std::string_view, std::string_view) {}, options_,
         redis::subscriber::state_handlers{
@@ -252,15 +258,7 @@ TEST_F(redis_subscriber_redis, reports_each_confirmed_subscription_and_each_lost
 TEST_F(redis_subscriber_redis, a_throwing_handler_is_reported_and_delivery_goes_on) {
     // Handlers run inside hiredis' C callbacks: their exceptions must stop there, be reported to
     // handler_failed, and leave the connection serving the next message.
-    struct failures {
-        std::mutex mutex;
-        std::vector<std::string> seen;
-    };
-    const auto reported = std::make_shared<failures>();
-    auto failures_seen = [reported] {
-        std::lock_guard lock(reported->mutex);
-        return reported->seen;
-    };
+    const auto reported = std::make_shared<line_log>();
     auto sub = redis::subscriber::create(
         io_.executor(), endpoint_,
         [this](std::string_view channel, std::string_view message) {
@@ -273,10 +271,7 @@ TEST_F(redis_subscriber_redis, a_throwing_handler_is_reported_and_delivery_goes_
             .subscribed = [](std::string_view) { throw std::logic_error("confirmation failed"); },
             .lost = {},
             .handler_failed =
-                [reported](std::string_view what) {
-                    std::lock_guard lock(reported->mutex);
-                    reported->seen.emplace_back(what);
-                }});
+                [reported](std::string_view what) { reported->add(std::string(what)); }});
     sub->subscribe("throw:ch");
     ASSERT_TRUE(wait_until([&] { return subscribers_of("throw:ch") == 1; }, 5s));
     ASSERT_EQ(publish("throw:ch", "poison"), 1);
@@ -284,7 +279,7 @@ TEST_F(redis_subscriber_redis, a_throwing_handler_is_reported_and_delivery_goes_
     ASSERT_EQ(publish("throw:ch", "fine"), 1);
     ASSERT_TRUE(wait_until([&] { return inbox_.contains("throw:ch", "fine"); }, 5s));
     EXPECT_EQ(inbox_.size(), 1u);
-    EXPECT_EQ(failures_seen(),
+    EXPECT_EQ(reported->lines(),
               (std::vector<std::string>{"confirmation failed", "cannot take poison",
                                         "unknown exception"}));
     EXPECT_TRUE(sub->connected());
