@@ -19,7 +19,8 @@ namespace pulsestream::gateway {
 namespace {
 
 // Stored values: "L:{fingerprint}" while a request holds the lock, "D:{fingerprint}:{body}"
-// once its 202 is stored. Fingerprints are hex, so the first ':' after the tag ends them.
+// once it is done (the gateway leaves {body} empty and rebuilds its 202 on replay).
+// Fingerprints are hex, so the first ':' after the tag ends them.
 constexpr std::string_view lock_tag = "L:";
 constexpr std::string_view done_tag = "D:";
 

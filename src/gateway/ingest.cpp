@@ -145,6 +145,21 @@ http::response accepted_response(std::string body) {
     return http::json_response(202, std::move(body));
 }
 
+/// The 202 of a request accepted before, for a retry with the same key and body bytes. Those
+/// make the same events with the same ids, so the body is rebuilt instead of kept in Redis for
+/// IDEMPOTENCY_TTL_S, where it was most of an accepted request's record (docs/BENCHMARKS.md).
+/// A record that still carries a body (written by a gateway that stored it) is answered with it.
+http::response replayed_response(const idempotency_begin& claim,
+                                 const core::parsed_request& request, const core::uuid& key,
+                                 const core::uuid& client, std::int64_t received_at) {
+    auto res = accepted_response(
+        claim.stored_body.empty()
+            ? accepted_body(core::assign_ids(request, key, client, received_at), request.is_batch)
+            : claim.stored_body);
+    res.set("Idempotent-Replayed", "true");
+    return res;
+}
+
 }  // namespace
 
 ingest::ingest(ingest_options options, authenticator& auth, idempotency_store& idempotency,
@@ -203,11 +218,8 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     const auto fingerprint = core::body_fingerprint(body);
     const auto claim = co_await idempotency_.begin(client->id, *idempotency_key, fingerprint);
     switch (claim.state) {
-        case idempotency_state::replay: {
-            auto res = accepted_response(claim.stored_body);
-            res.set("Idempotent-Replayed", "true");
-            co_return res;
-        }
+        case idempotency_state::replay:
+            co_return replayed_response(claim, *parsed, *idempotency_key, client->id, received_at);
         case idempotency_state::in_progress: co_return reject(errc::idempotency_in_progress);
         case idempotency_state::reused: co_return reject(errc::idempotency_key_reused);
         case idempotency_state::acquired:
@@ -233,13 +245,12 @@ net::awaitable<http::response> ingest::operator()(http::exchange& ex) {
     }
     metrics_.events_accepted(events.size());
 
-    // Publish first, not awaited, then store the 202: both commands leave in one write to Redis
-    // and their replies come back in one read.
+    // Publish first, not awaited, then record the 202 (without its body: a replay rebuilds it):
+    // both commands leave in one write to Redis and their replies come back in one read.
     stream_.publish(co_await net::this_coro::executor, client->id, std::move(stream_message));
-    auto response_body = accepted_body(events, is_batch);
-    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, response_body,
+    co_await idempotency_.complete(client->id, *idempotency_key, fingerprint, {},
                                    claim.locked_at);
-    co_return accepted_response(std::move(response_body));
+    co_return accepted_response(accepted_body(events, is_batch));
 }
 
 /// Produces every event keyed by its device and waits for all acks, or for the gateway's own

@@ -75,7 +75,7 @@ gateway_metrics::gateway_metrics()
                                 .Add({})),
       idempotency_replays_(BuildCounter()
                                .Name("pulsestream_idempotency_replays_total")
-                               .Help("Stored 202 responses replayed for a retried key")
+                               .Help("202 responses replayed for a retried key")
                                .Register(*registry_)
                                .Add({})),
       idempotency_conflicts_(BuildCounter()

@@ -11,6 +11,8 @@
 
 #include "pulsestream/core/sha256.hpp"
 #include "pulsestream/kafka/partitioner.hpp"
+#include "pulsestream/redis/endpoint.hpp"
+#include "support/gateway_redis.hpp"
 #include "support/gateway_stack.hpp"
 #include "support/gzip.hpp"
 #include "support/ingest_requests.hpp"
@@ -264,6 +266,39 @@ TEST_F(gateway_api, a_retry_is_replayed_byte_for_byte_and_case_variants_are_one_
     EXPECT_EQ(again["Idempotent-Replayed"], "true");
     EXPECT_EQ(again.body(), first.body());
     records_with_id(key, 1);  // produced once
+}
+
+TEST_F(gateway_api, redis_keeps_no_202_body_and_replays_rebuild_it_byte_for_byte) {
+    gateway_redis redis(*pulsestream::redis::parse_redis_url(stack_->redis().url()), 1);
+    const auto record_of = [&](const std::string& key) {
+        return redis.command({"GET", "idem:" + std::string(dev_client_id) + ":" + key}).str;
+    };
+    std::string batch = "[";
+    for (int i = 0; i < 3; ++i) batch += (i ? "," : "") + event_json(fresh_uuid());
+    batch += "]";
+    for (const auto& body : {event_json(fresh_uuid()), batch}) {
+        const auto key = fresh_uuid();
+        const auto first = post(body, key);
+        ASSERT_EQ(first.result_int(), 202) << first.body();
+        // Done and its fingerprint, nothing else: the bytes of the 202 are not kept.
+        EXPECT_EQ(record_of(key), "D:" + pulsestream::core::body_fingerprint(body) + ":");
+        const auto again = post(body, key);
+        EXPECT_EQ(again.result_int(), 202);
+        EXPECT_EQ(again["Idempotent-Replayed"], "true");
+        EXPECT_EQ(again.body(), first.body());
+    }
+
+    // A record that carries its 202 (as gateways that stored the body wrote it) is answered with
+    // that body as stored.
+    const auto key = fresh_uuid();
+    const auto body = event_json(fresh_uuid());
+    const std::string stored = R"({"status":"success","message":"stored by an earlier gateway"})";
+    redis.command({"SET", "idem:" + std::string(dev_client_id) + ":" + key,
+                   "D:" + pulsestream::core::body_fingerprint(body) + ":" + stored, "EX", "60"});
+    const auto replay = post(body, key);
+    EXPECT_EQ(replay.result_int(), 202);
+    EXPECT_EQ(replay["Idempotent-Replayed"], "true");
+    EXPECT_EQ(replay.body(), stored);
 }
 
 TEST_F(gateway_api, a_reused_key_with_another_body_is_422) {

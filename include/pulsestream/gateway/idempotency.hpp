@@ -5,8 +5,10 @@
 ///
 /// Key `idem:{clientId}:{idempotency-key}` (client-scoped; the idempotency key in canonical lower
 /// case). One atomic step takes the lock or reads what is there (no race between SET NX and GET):
-/// a lock records the body fingerprint; a completed 202 is stored with its fingerprint and
-/// replayed byte for byte. 4xx/5xx outcomes only release the lock and are never stored.
+/// a lock records the body fingerprint; a completed 202 is recorded with its fingerprint (and
+/// the body the caller gives, which the gateway leaves empty: it rebuilds the same bytes from
+/// the same request) and replayed byte for byte. 4xx/5xx outcomes only release the lock and are
+/// never stored.
 /// The lock TTL must exceed the produce timeout, so a slow broker cannot let a second request
 /// with the same key through while the first is still waiting.
 
@@ -42,7 +44,7 @@ enum class idempotency_state {
 
 struct idempotency_begin {
     idempotency_state state;
-    std::string stored_body;  ///< the stored 202 body, for `replay`
+    std::string stored_body;  ///< for `replay`: the body complete() stored (may be empty)
     /// For `acquired`: when the lock was asked for. Redis set it no earlier, so it holds until
     /// at least `locked_at + lock_ttl`; complete() relies on that (see there).
     std::optional<std::chrono::steady_clock::time_point> locked_at{};
@@ -66,8 +68,9 @@ public:
     boost::asio::awaitable<idempotency_begin> begin(const core::uuid& client,
                                                     const core::uuid& key,
                                                     std::string_view fingerprint);
-    /// Stores the 202 `body` for `result_ttl`, replacing our lock (or nothing); never leaves a
-    /// lock or result of another fingerprint replaced.
+    /// Records the request as done for `result_ttl`, with `body` to hand back as `stored_body`
+    /// on replay (empty when the caller rebuilds its answer from the request), replacing our
+    /// lock (or nothing); never leaves a lock or result of another fingerprint replaced.
     ///
     /// `locked_at` (from begin()) says our lock was taken then. While it is younger than half the
     /// lock TTL the lock cannot have expired, so the key still holds it and one plain
