@@ -270,8 +270,8 @@ TEST_F(gateway_api, a_retry_is_replayed_byte_for_byte_and_case_variants_are_one_
 
 TEST_F(gateway_api, redis_keeps_no_202_body_and_replays_rebuild_it_byte_for_byte) {
     gateway_redis redis(*pulsestream::redis::parse_redis_url(stack_->redis().url()), 1);
-    const auto record_of = [&](const std::string& key) {
-        return redis.command({"GET", "idem:" + std::string(dev_client_id) + ":" + key}).str;
+    const auto record_name = [](const std::string& key) {
+        return "idem:" + std::string(dev_client_id) + ":" + key;
     };
     std::string batch = "[";
     for (int i = 0; i < 3; ++i) batch += (i ? "," : "") + event_json(fresh_uuid());
@@ -281,7 +281,8 @@ TEST_F(gateway_api, redis_keeps_no_202_body_and_replays_rebuild_it_byte_for_byte
         const auto first = post(body, key);
         ASSERT_EQ(first.result_int(), 202) << first.body();
         // Done and its fingerprint, nothing else: the bytes of the 202 are not kept.
-        EXPECT_EQ(record_of(key), "D:" + pulsestream::core::body_fingerprint(body) + ":");
+        EXPECT_EQ(redis.command({"GET", record_name(key)}).str,
+                  "D:" + pulsestream::core::body_fingerprint(body) + ":");
         const auto again = post(body, key);
         EXPECT_EQ(again.result_int(), 202);
         EXPECT_EQ(again["Idempotent-Replayed"], "true");
@@ -293,7 +294,7 @@ TEST_F(gateway_api, redis_keeps_no_202_body_and_replays_rebuild_it_byte_for_byte
     const auto key = fresh_uuid();
     const auto body = event_json(fresh_uuid());
     const std::string stored = R"({"status":"success","message":"stored by an earlier gateway"})";
-    redis.command({"SET", "idem:" + std::string(dev_client_id) + ":" + key,
+    redis.command({"SET", record_name(key),
                    "D:" + pulsestream::core::body_fingerprint(body) + ":" + stored, "EX", "60"});
     const auto replay = post(body, key);
     EXPECT_EQ(replay.result_int(), 202);
