@@ -38,7 +38,12 @@ rd_kafka_t* new_hidden_handle() {
     std::array<char, 512> errstr{};
     // log_level 4 hides the notice about the missing bootstrap.servers, keeps warnings.
     for (const auto& [key, value] :
-         {std::pair{"client.id", "pulsestream-devbroker"}, std::pair{"log_level", "4"}}) {
+         {std::pair{"client.id", "pulsestream-devbroker"}, std::pair{"log_level", "4"},
+          // The mock brokers' accepted connections take the handle's socket settings. Kafka
+          // and Redpanda answer without Nagle's algorithm; with it, an answer could wait in the
+          // kernel behind the unacknowledged one before it, and at 8 connections the gateway's
+          // single events took a third longer (docs/BENCHMARKS.md, "Nagle's algorithm").
+          std::pair{"socket.nagle.disable", "true"}}) {
         if (rd_kafka_conf_set(conf, key, value, errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
             throw mock_error(RD_KAFKA_RESP_ERR__FAIL,

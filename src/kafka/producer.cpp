@@ -59,6 +59,9 @@ conf_ptr make_conf(const producer_config& config) {
     set("linger.ms", std::to_string(config.linger_ms));  // "%f": librdkafka reads it as a float
     set("message.timeout.ms", std::to_string(config.message_timeout_ms));
     set("queue.buffering.max.messages", std::to_string(config.queue_buffering_max_messages));
+    // Every 202 waits for its ack, so a produce request must not sit in the kernel behind the
+    // unacknowledged bytes of the one before it (Nagle); the Java client disables it too.
+    set("socket.nagle.disable", "true");
     for (const auto& [name, value] : config.extra) {
         set(name, value);
     }

@@ -35,6 +35,8 @@
 
 #include "pulsestream/devbroker/control.hpp"
 #include "pulsestream/devbroker/mock_cluster.hpp"
+#include "support/tcp_sockets.hpp"
+#include "support/wait.hpp"
 
 extern char** environ;
 
@@ -329,6 +331,46 @@ TEST(DevbrokerMockCluster, KeyedMessagesRoundTripThroughAConsumerGroup) {
         committed_total += tp.offset - low;
     }
     EXPECT_EQ(committed_total, static_cast<std::int64_t>(n));
+}
+
+// Like Kafka and Redpanda, the mock brokers answer without Nagle's algorithm: with it an answer
+// can wait in the kernel for the client's ACK of the one before, which made every acks=all
+// produce of the gateway's benchmarks slower than against a real broker.
+TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
+    using pulsestream::test_support::connected_tcp_sockets;
+    using pulsestream::test_support::has_tcp_nodelay;
+    mock_cluster cluster(1);
+    const auto bootstrap = cluster.bootstrap_servers();
+    const auto broker_port = static_cast<std::uint16_t>(
+        std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
+
+    const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(client, 0);
+    sockaddr_in broker{};
+    broker.sin_family = AF_INET;
+    broker.sin_port = htons(broker_port);
+    broker.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&broker), sizeof broker), 0)
+        << std::strerror(errno);
+    sockaddr_in local{};
+    socklen_t local_size = sizeof local;
+    ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr*>(&local), &local_size), 0);
+    const auto client_port = ntohs(local.sin_port);
+
+    // The broker's end of this connection: in this process, peer port = the client's port.
+    int accepted = -1;
+    ASSERT_TRUE(pulsestream::test_support::wait_until(
+        [&] {
+            for (const auto& s : connected_tcp_sockets()) {
+                if (s.local_port == broker_port && s.peer_port == client_port) accepted = s.fd;
+            }
+            return accepted >= 0;
+        },
+        10s))
+        << "the mock broker did not accept the connection";
+    EXPECT_TRUE(has_tcp_nodelay(accepted));
+    EXPECT_FALSE(has_tcp_nodelay(client)) << "a fresh socket has Nagle on, so the check can tell";
+    ::close(client);
 }
 
 // ---------------------------------------------------------------- (b) faults

@@ -10,6 +10,7 @@
 #include <pulsestream/kafka/producer.hpp>
 
 #include "support/io_threads.hpp"
+#include "support/tcp_sockets.hpp"
 #include "support/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -409,6 +410,29 @@ TEST(kafka_producer, headers_null_keys_and_binary_values_round_trip) {
     EXPECT_FALSE(without_key.key.has_value());
     EXPECT_EQ(without_key.payload, "");
     EXPECT_TRUE(without_key.headers.empty());
+}
+
+// Each 202 waits for its ack: a produce request must leave at once, not wait in the kernel
+// (Nagle's algorithm) for the broker to acknowledge the bytes of the one before it.
+TEST(kafka_producer, broker_connections_have_nagle_off) {
+    using pulsestream::test_support::connected_tcp_sockets;
+    using pulsestream::test_support::has_tcp_nodelay;
+    mock_cluster cluster(1);
+    const std::string topic = create_raw_topic(cluster);
+    const auto bootstrap = cluster.bootstrap_servers();
+    const auto broker_port = static_cast<std::uint16_t>(
+        std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
+    io_threads io(1);
+    kafka::producer producer(config_for(cluster));
+    warm_up(producer, topic);  // connected, and a produce request went out
+
+    int producer_ends = 0;
+    for (const auto& s : connected_tcp_sockets()) {
+        if (s.peer_port != broker_port || s.local_port == broker_port) continue;  // not ours
+        ++producer_ends;
+        EXPECT_TRUE(has_tcp_nodelay(s.fd)) << "producer socket to port " << broker_port;
+    }
+    EXPECT_GE(producer_ends, 1);
 }
 
 TEST(kafka_producer, batch_completes_once_with_every_delivery_in_input_order) {
