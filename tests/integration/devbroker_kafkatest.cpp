@@ -334,8 +334,8 @@ TEST(DevbrokerMockCluster, KeyedMessagesRoundTripThroughAConsumerGroup) {
 }
 
 // Like Kafka and Redpanda, the mock brokers answer without Nagle's algorithm: with it an answer
-// can wait in the kernel for the client's ACK of the one before, which made every acks=all
-// produce of the gateway's benchmarks slower than against a real broker.
+// can wait in the kernel for the client's ACK of the one before, which slowed the gateway's
+// acks=all produces in its benchmarks (docs/BENCHMARKS.md, "Nagle's algorithm").
 TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
     using pulsestream::test_support::connected_tcp_sockets;
     using pulsestream::test_support::has_tcp_nodelay;
