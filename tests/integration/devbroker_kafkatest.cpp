@@ -340,9 +340,7 @@ TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
     using pulsestream::test_support::connected_tcp_sockets;
     using pulsestream::test_support::has_tcp_nodelay;
     mock_cluster cluster(1);
-    const auto bootstrap = cluster.bootstrap_servers();
-    const auto broker_port = static_cast<std::uint16_t>(
-        std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
+    const auto broker_port = pulsestream::test_support::last_port(cluster.bootstrap_servers());
 
     const int client = ::socket(AF_INET, SOCK_STREAM, 0);
     ASSERT_GE(client, 0);

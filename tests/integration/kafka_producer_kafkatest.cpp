@@ -419,9 +419,7 @@ TEST(kafka_producer, broker_connections_have_nagle_off) {
     using pulsestream::test_support::has_tcp_nodelay;
     mock_cluster cluster(1);
     const std::string topic = create_raw_topic(cluster);
-    const auto bootstrap = cluster.bootstrap_servers();
-    const auto broker_port = static_cast<std::uint16_t>(
-        std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
+    const auto broker_port = pulsestream::test_support::last_port(cluster.bootstrap_servers());
     io_threads io(1);
     kafka::producer producer(config_for(cluster));
     warm_up(producer, topic);  // connected, and a produce request went out

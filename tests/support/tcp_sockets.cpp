@@ -8,6 +8,7 @@
 #include <charconv>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -57,5 +58,15 @@ std::vector<tcp_socket> connected_tcp_sockets() {
 }
 
 bool has_tcp_nodelay(int fd) { return int_option(fd, IPPROTO_TCP, TCP_NODELAY).value_or(0) != 0; }
+
+std::uint16_t last_port(std::string_view host_ports) {
+    const auto digits = host_ports.substr(host_ports.rfind(':') + 1);
+    std::uint16_t port = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0) {
+        throw std::invalid_argument("no port at the end of '" + std::string(host_ports) + "'");
+    }
+    return port;
+}
 
 }  // namespace pulsestream::test_support

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace pulsestream::test_support {
@@ -20,5 +21,9 @@ std::vector<tcp_socket> connected_tcp_sockets();
 
 /// True when TCP_NODELAY is set on `fd` (Nagle's algorithm off).
 bool has_tcp_nodelay(int fd);
+
+/// The port of the last `host:port` in a comma-separated list such as a one-broker
+/// `bootstrap.servers`. Throws std::invalid_argument when it does not end in a port.
+std::uint16_t last_port(std::string_view host_ports);
 
 }  // namespace pulsestream::test_support
