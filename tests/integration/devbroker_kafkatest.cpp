@@ -344,6 +344,10 @@ TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
 
     const int client = ::socket(AF_INET, SOCK_STREAM, 0);
     ASSERT_GE(client, 0);
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } const client_closer{client};  // however the test leaves, a failed ASSERT included
     sockaddr_in broker{};
     broker.sin_family = AF_INET;
     broker.sin_port = htons(broker_port);
@@ -368,7 +372,6 @@ TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
         << "the mock broker did not accept the connection";
     EXPECT_TRUE(has_tcp_nodelay(accepted));
     EXPECT_FALSE(has_tcp_nodelay(client)) << "a fresh socket has Nagle on, so the check can tell";
-    ::close(client);
 }
 
 // ---------------------------------------------------------------- (b) faults
