@@ -35,6 +35,7 @@
 
 #include "pulsestream/devbroker/control.hpp"
 #include "pulsestream/devbroker/mock_cluster.hpp"
+#include "support/fd_guard.hpp"
 #include "support/tcp_sockets.hpp"
 #include "support/wait.hpp"
 
@@ -344,10 +345,7 @@ TEST(DevbrokerMockCluster, AcceptedConnectionsHaveNagleOff) {
 
     const int client = ::socket(AF_INET, SOCK_STREAM, 0);
     ASSERT_GE(client, 0);
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } const client_closer{client};  // however the test leaves, a failed ASSERT included
+    const pulsestream::test_support::fd_guard client_guard{client};
     sockaddr_in broker{};
     broker.sin_family = AF_INET;
     broker.sin_port = htons(broker_port);

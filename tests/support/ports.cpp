@@ -1,5 +1,7 @@
 #include "support/ports.hpp"
 
+#include "support/fd_guard.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,11 +17,6 @@ namespace {
 [[noreturn]] void throw_errno(const char* what) {
     throw std::system_error(errno, std::generic_category(), what);
 }
-
-struct fd_guard {
-    int fd;
-    ~fd_guard() { ::close(fd); }
-};
 
 }  // namespace
 
